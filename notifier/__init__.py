@@ -1,0 +1,3 @@
+"""notifier: tells moderators and the InfoLine about the blog comments that matter."""
+
+__version__ = "0.1.0"

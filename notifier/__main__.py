@@ -1,0 +1,5 @@
+"""Allow ``python -m notifier``."""
+
+from notifier.cli import main
+
+raise SystemExit(main())

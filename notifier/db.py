@@ -1,0 +1,73 @@
+"""Database URLs as users write them, turned into async SQLAlchemy engines.
+
+Operators write ``postgresql://user@host/db`` or ``mysql://root@host/db``; we
+pick the async driver ourselves so they never need to know its name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "mysql": "mysql+aiomysql",
+    "mariadb": "mysql+aiomysql",
+}
+
+
+def parse_url(value: str) -> URL:
+    """Parse a database URL and give it an async driver, or raise ValueError."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError("is not a database URL (e.g. sqlite:///comments.db)") from None
+    backend = url.get_backend_name()
+    if backend not in _ASYNC_DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite, postgresql or mysql")
+    driver = _ASYNC_DRIVERS[backend]
+    if url.drivername != driver:
+        url = url.set(drivername=driver)
+    if driver.startswith("mysql") and "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url
+
+
+def safe_url(value: str) -> str:
+    """The URL with any password hidden, for logs and reports."""
+    try:
+        return make_url(value).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+def create_engine(value: str, *, durable: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An AsyncEngine for ``value``.
+
+    ``durable`` makes SQLite keep its promises: WAL journal and synchronous=FULL,
+    so a commit is on disk before the message it records is sent.
+    """
+    url = parse_url(value)
+    if url.get_backend_name() == "sqlite":
+        kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_async_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if durable:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine

@@ -1,0 +1,198 @@
+"""All configuration, read from ``NOTIFIER_*`` environment variables in one place.
+
+``load_settings(environ)`` takes the environment as a mapping, so tests pass a
+plain dict.  Every problem is collected and reported at once: an operator fixes
+the whole configuration in one go instead of one variable per restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from email.headerregistry import Address
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from notifier.addresses import parse_address
+from notifier.errors import ConfigError
+
+PREFIX = "NOTIFIER_"
+
+
+def _address(value: Any) -> Address:
+    if isinstance(value, Address):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an email address")
+    return parse_address(value)
+
+
+def _address_list(value: Any) -> list[Address]:
+    if isinstance(value, list):
+        return [_address(v) for v in value]
+    if not isinstance(value, str):
+        raise ValueError("must be a comma-separated list of email addresses")
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if not parts:
+        raise ValueError("must name at least one email address")
+    bad = []
+    addresses = []
+    for part in parts:
+        try:
+            addresses.append(parse_address(part))
+        except ValueError:
+            bad.append(part)
+    if bad:
+        raise ValueError("not email addresses: " + ", ".join(repr(b) for b in bad))
+    return addresses
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+MailAddress = Annotated[Address, BeforeValidator(_address)]
+MailAddressList = Annotated[list[Address], BeforeValidator(_address_list)]
+
+
+class Settings(BaseSettings):
+    """The service's settings; field ``foo_bar`` is the variable ``NOTIFIER_FOO_BAR``."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, validate_default=True
+    )
+
+    # The comment store and the state store
+    source_url: str = "sqlite:///comments.db"
+    source_kind: Literal["native"] = "native"
+    state_url: str = "sqlite:///notifier-state.db"
+    start_from: Literal["now", "beginning"] = "now"
+    poll_interval: float = Field(default=60.0, gt=0)
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # How long a gap in the ids (a comment whose transaction had not committed
+    # when we read past it) is looked at again before it is given up.
+    lookback_seconds: float = Field(default=600.0, ge=0)
+
+    # SMTP
+    smtp_host: str = Field(default="localhost", min_length=1)
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    smtp_password: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = None
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    send_timeout: float = Field(default=120.0, gt=0)
+
+    # Who hears about what
+    mail_from: MailAddress
+    moderators: MailAddressList
+    infoline_address: Annotated[MailAddress | None, BeforeValidator(_blank_is_none)] = None
+
+    # Delivery policy
+    retry_base_seconds: float = Field(default=30.0, gt=0)
+    retry_cap_seconds: float = Field(default=1800.0, gt=0)
+    give_up_after_seconds: float = Field(default=2 * 86400.0, gt=0)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    shutdown_timeout: float = Field(default=30.0, ge=0)
+
+    # Presentation
+    templates_dir: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None
+    site_name: str = Field(default="the blog", min_length=1)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what load_settings() passes in: the environment is read in one place.
+        return (init_settings,)
+
+    @field_validator("source_url", "state_url")
+    @classmethod
+    def _url_has_scheme(cls, value: str) -> str:
+        from notifier.db import parse_url
+
+        parse_url(value)  # raises ValueError with a readable reason
+        return value
+
+    @field_validator("state_url")
+    @classmethod
+    def _state_is_sqlite_or_postgres(cls, value: str) -> str:
+        from notifier.db import parse_url
+
+        if parse_url(value).get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("the state store must be SQLite or PostgreSQL")
+        return value
+
+    @field_validator("templates_dir")
+    @classmethod
+    def _templates_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{str(value)!r} is not a directory")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError(
+                "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD must be set together"
+            )
+        if self.retry_cap_seconds < self.retry_base_seconds:
+            raise ValueError("NOTIFIER_RETRY_CAP_SECONDS is below NOTIFIER_RETRY_BASE_SECONDS")
+        return self
+
+    @property
+    def forwarding_enabled(self) -> bool:
+        return self.infoline_address is not None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    return PREFIX + str(loc[0]).upper() if loc else "settings"
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build Settings from ``NOTIFIER_*`` entries of ``environ``, or raise ConfigError.
+
+    The error lists every bad, missing or unknown variable, one per line, and
+    never repeats a secret's value.
+    """
+    values = {
+        key[len(PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(PREFIX)
+    }
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = err.get("loc", ())
+            kind = err.get("type", "")
+            message = err.get("msg", "invalid")
+            if kind == "missing":
+                problems.append(f"{_variable(loc)}: required but not set")
+            elif kind == "extra_forbidden":
+                problems.append(f"{_variable(loc)}: unknown variable (a typo?)")
+            elif not loc:
+                problems.append(message.removeprefix("Value error, "))
+            else:
+                problems.append(f"{_variable(loc)}: {message.removeprefix('Value error, ')}")
+        raise ConfigError(problems) from None

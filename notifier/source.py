@@ -1,0 +1,236 @@
+"""The comment store: where comments and flags are read from.
+
+``CommentSource`` is the protocol every store implements; ``NativeSource`` reads
+the schema in DESIGN.md through SQLAlchemy Core, so SQLite, PostgreSQL and
+MySQL/MariaDB all work.  The worker only ever reads the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import ColumnElement
+
+from notifier.db import create_engine, safe_url
+from notifier.errors import SourceError
+from notifier.models import Comment, Flag, IdRange, Post
+
+
+class CommentSource(Protocol):
+    """What the worker needs from a comment store.  Every method only reads."""
+
+    async def head(self) -> tuple[int, int]:
+        """The highest comment id and the highest flag id now in the store (0 if none)."""
+        ...
+
+    async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
+        """Comments with id > ``after`` or inside one of ``gaps``, by increasing id."""
+        ...
+
+    async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
+        """Flags with id > ``after`` or inside one of ``gaps``, by increasing id."""
+        ...
+
+    async def pending_count(self) -> int:
+        """How many comments await moderation."""
+        ...
+
+    async def check(self) -> str:
+        """Reach the store and its tables; return a one-line description or raise SourceError."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+metadata = MetaData()
+
+# Types are chosen so the same DDL works on SQLite, PostgreSQL and MariaDB:
+# MariaDB needs a length on indexed strings, and ids are 64-bit on the servers.
+_Id = BigInteger().with_variant(Integer, "sqlite")
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False),
+    Column("url", Text, nullable=False),
+)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("post_id", _Id, ForeignKey("posts.id"), nullable=False),
+    Column("parent_id", _Id, ForeignKey("comments.id")),
+    Column("author_name", Text, nullable=False),
+    Column("author_email", Text),
+    Column("body", Text, nullable=False),
+    Column("status", String(20), nullable=False, server_default="pending"),
+    Column("created_at", DateTime, nullable=False),
+    # Counting what awaits moderation must not scan the whole table.
+    Index("ix_comments_status", "status"),
+)
+
+comment_flags = Table(
+    "comment_flags",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("comment_id", _Id, ForeignKey("comments.id"), nullable=False),
+    Column("reason", String(40), nullable=False),
+    Column("note", Text),
+    Column("flagged_by", Text),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _text(value: Any) -> str:
+    """Text from the store, whatever it really holds (bytes that are not UTF-8 included)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _id_filter(column: Any, after: int, gaps: Sequence[IdRange]) -> ColumnElement[bool]:
+    return or_(column > after, *(column.between(low, high) for low, high in gaps))
+
+
+async def create_schema(url: str) -> None:
+    """Create the native schema at ``url`` (idempotent): ``notifier init-source``."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+    finally:
+        await engine.dispose()
+
+
+class NativeSource:
+    """Reads the native schema (DESIGN.md) through SQLAlchemy Core."""
+
+    def __init__(self, url: str, *, engine: AsyncEngine | None = None) -> None:
+        self._url = url
+        self._engine = engine or create_engine(url)
+
+    def _comment_columns(self) -> list[Any]:
+        return [
+            comments.c.id,
+            comments.c.parent_id,
+            comments.c.author_name,
+            comments.c.author_email,
+            comments.c.body,
+            comments.c.status,
+            comments.c.created_at,
+            posts.c.id.label("post_id"),
+            posts.c.title.label("post_title"),
+            posts.c.url.label("post_url"),
+        ]
+
+    @staticmethod
+    def _comment(row: Any) -> Comment:
+        return Comment(
+            id=int(row.id),
+            post=Post(id=int(row.post_id), title=_text(row.post_title), url=_text(row.post_url)),
+            parent_id=row.parent_id,
+            author_name=_text(row.author_name),
+            author_email=_text(row.author_email) or None,
+            body=_text(row.body),
+            status=_text(row.status),
+            created_at=_utc(row.created_at),
+        )
+
+    async def _rows(self, statement: Any) -> list[Any]:
+        try:
+            async with self._engine.connect() as conn:
+                return list((await conn.execute(statement)).all())
+        except (SQLAlchemyError, OSError) as exc:
+            raise SourceError(
+                f"cannot read the comment store at {safe_url(self._url)}: {exc}"
+            ) from exc
+
+    async def head(self) -> tuple[int, int]:
+        rows = await self._rows(
+            select(
+                select(func.coalesce(func.max(comments.c.id), 0)).scalar_subquery(),
+                select(func.coalesce(func.max(comment_flags.c.id), 0)).scalar_subquery(),
+            )
+        )
+        return int(rows[0][0]), int(rows[0][1])
+
+    async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
+        statement = (
+            select(*self._comment_columns())
+            .select_from(comments.join(posts, posts.c.id == comments.c.post_id))
+            .where(_id_filter(comments.c.id, after, gaps))
+            .order_by(comments.c.id)
+            .limit(limit)
+        )
+        return [self._comment(row) for row in await self._rows(statement)]
+
+    async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
+        statement = (
+            select(
+                comment_flags.c.id.label("flag_id"),
+                comment_flags.c.reason,
+                comment_flags.c.note,
+                comment_flags.c.flagged_by,
+                comment_flags.c.created_at.label("flag_created_at"),
+                *self._comment_columns(),
+            )
+            .select_from(
+                comment_flags.join(comments, comments.c.id == comment_flags.c.comment_id).join(
+                    posts, posts.c.id == comments.c.post_id
+                )
+            )
+            .where(_id_filter(comment_flags.c.id, after, gaps))
+            .order_by(comment_flags.c.id)
+            .limit(limit)
+        )
+        return [
+            Flag(
+                id=int(row.flag_id),
+                comment=self._comment(row),
+                reason=_text(row.reason),
+                note=_text(row.note) or None,
+                flagged_by=_text(row.flagged_by) or None,
+                created_at=_utc(row.flag_created_at),
+            )
+            for row in await self._rows(statement)
+        ]
+
+    async def pending_count(self) -> int:
+        rows = await self._rows(
+            select(func.count()).select_from(comments).where(comments.c.status == "pending")
+        )
+        return int(rows[0][0])
+
+    async def check(self) -> str:
+        await self.head()
+        return f"native comment store at {safe_url(self._url)}"
+
+    async def aclose(self) -> None:
+        await self._engine.dispose()
