@@ -18,11 +18,11 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from notifier.addresses import parse_address
+from notifier.db import parse_url
 from notifier.errors import ConfigError
 
 PREFIX = "NOTIFIER_"
@@ -56,6 +56,12 @@ def _address_list(value: Any) -> list[Address]:
     return addresses
 
 
+def _word_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 def _blank_is_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -73,7 +79,7 @@ class Settings(BaseSettings):
 
     # The comment store and the state store
     source_url: str = "sqlite:///comments.db"
-    source_kind: Literal["native"] = "native"
+    source_kind: Literal["native", "wordpress", "wordpress-rest"] = "native"
     state_url: str = "sqlite:///notifier-state.db"
     start_from: Literal["now", "beginning"] = "now"
     poll_interval: float = Field(default=60.0, gt=0)
@@ -81,6 +87,16 @@ class Settings(BaseSettings):
     # How long a gap in the ids (a comment whose transaction had not committed
     # when we read past it) is looked at again before it is given up.
     lookback_seconds: float = Field(default=600.0, ge=0)
+
+    # WordPress (NOTIFIER_SOURCE_KIND=wordpress or wordpress-rest)
+    site_url: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    wp_table_prefix: str = Field(default="wp_", pattern=r"^[A-Za-z0-9_]+$")
+    wp_comment_types: Annotated[list[str], BeforeValidator(_word_list)] = ["comment"]
+    wp_flag_meta_keys: Annotated[list[str], BeforeValidator(_word_list)] = []
+    wp_flag_threshold: int = Field(default=1, ge=1)
+    wp_medical_meta_key: str = Field(default="notifier_medical_question", min_length=1)
+    wp_username: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    wp_app_password: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = None
 
     # SMTP
     smtp_host: str = Field(default="localhost", min_length=1)
@@ -120,19 +136,9 @@ class Settings(BaseSettings):
         # Only what load_settings() passes in: the environment is read in one place.
         return (init_settings,)
 
-    @field_validator("source_url", "state_url")
-    @classmethod
-    def _url_has_scheme(cls, value: str) -> str:
-        from notifier.db import parse_url
-
-        parse_url(value)  # raises ValueError with a readable reason
-        return value
-
     @field_validator("state_url")
     @classmethod
     def _state_is_sqlite_or_postgres(cls, value: str) -> str:
-        from notifier.db import parse_url
-
         if parse_url(value).get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError("the state store must be SQLite or PostgreSQL")
         return value
@@ -149,16 +155,6 @@ class Settings(BaseSettings):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Settings:
-        if (self.smtp_username is None) != (self.smtp_password is None):
-            raise ValueError(
-                "NOTIFIER_SMTP_USERNAME and NOTIFIER_SMTP_PASSWORD must be set together"
-            )
-        if self.retry_cap_seconds < self.retry_base_seconds:
-            raise ValueError("NOTIFIER_RETRY_CAP_SECONDS is below NOTIFIER_RETRY_BASE_SECONDS")
-        return self
-
     @property
     def forwarding_enabled(self) -> bool:
         return self.infoline_address is not None
@@ -166,6 +162,38 @@ class Settings(BaseSettings):
 
 def _variable(loc: tuple[int | str, ...]) -> str:
     return PREFIX + str(loc[0]).upper() if loc else "settings"
+
+
+def _cross_checks(values: Mapping[str, str]) -> list[str]:
+    """Rules that tie variables together, checked on the raw values.
+
+    They run even when single variables are bad, so one message lists everything.
+    """
+    problems = []
+
+    def given(name: str) -> bool:
+        return bool(values.get(name, "").strip())
+
+    kind = values.get("source_kind", "native").strip()
+    source_url = values.get("source_url", "sqlite:///comments.db")
+    if kind == "wordpress-rest":
+        if not source_url.startswith(("http://", "https://")):
+            problems.append(f"{PREFIX}SOURCE_URL: must be the site's http(s) base URL")
+        if not (given("wp_username") and given("wp_app_password")):
+            problems.append(
+                f"{PREFIX}WP_USERNAME and {PREFIX}WP_APP_PASSWORD: both are required "
+                "with NOTIFIER_SOURCE_KIND=wordpress-rest"
+            )
+    else:
+        try:
+            parse_url(source_url)
+        except ValueError as exc:
+            problems.append(f"{PREFIX}SOURCE_URL: {exc}")
+    if kind == "wordpress" and not given("site_url"):
+        problems.append(f"{PREFIX}SITE_URL: required with NOTIFIER_SOURCE_KIND=wordpress")
+    if given("smtp_username") != given("smtp_password"):
+        problems.append(f"{PREFIX}SMTP_USERNAME and {PREFIX}SMTP_PASSWORD: set both or neither")
+    return problems
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -179,10 +207,10 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         for key, value in environ.items()
         if key.startswith(PREFIX)
     }
+    problems = _cross_checks(values)
     try:
-        return Settings.model_validate(values)
+        settings = Settings.model_validate(values)
     except ValidationError as exc:
-        problems = []
         for err in exc.errors(include_input=False, include_url=False):
             loc = err.get("loc", ())
             kind = err.get("type", "")
@@ -195,4 +223,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
                 problems.append(message.removeprefix("Value error, "))
             else:
                 problems.append(f"{_variable(loc)}: {message.removeprefix('Value error, ')}")
-        raise ConfigError(problems) from None
+    if problems:
+        raise ConfigError(sorted(problems))
+    return settings
