@@ -196,7 +196,14 @@ def _cross_checks(values: Mapping[str, str]) -> list[str]:
     return problems
 
 
-def load_settings(environ: Mapping[str, str]) -> Settings:
+# Commands that send no mail (init-source, preview) need no mail settings.
+_NO_MAIL_PLACEHOLDERS = {
+    "mail_from": "notifier@example.org",
+    "moderators": "moderators@example.org",
+}
+
+
+def load_settings(environ: Mapping[str, str], *, mail_required: bool = True) -> Settings:
     """Build Settings from ``NOTIFIER_*`` entries of ``environ``, or raise ConfigError.
 
     The error lists every bad, missing or unknown variable, one per line, and
@@ -207,6 +214,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         for key, value in environ.items()
         if key.startswith(PREFIX)
     }
+    if not mail_required:
+        values = {**_NO_MAIL_PLACEHOLDERS, **values}
     problems = _cross_checks(values)
     try:
         settings = Settings.model_validate(values)

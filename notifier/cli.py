@@ -1,0 +1,98 @@
+"""The ``notifier`` command line.  Exit status: 0 ok, 1 problems found, 2 bad configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TextIO
+
+from notifier import __version__
+from notifier.errors import ConfigError, NotifierError
+from notifier.logs import configure
+from notifier.settings import Settings, load_settings
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="notifier",
+        description="Emails moderators and the InfoLine about new and flagged blog comments. "
+        "Configured by NOTIFIER_* environment variables (see the README).",
+    )
+    parser.add_argument("--version", action="version", version=f"notifier {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="the service: poll and deliver on a schedule until SIGTERM/SIGINT")
+    sub.add_parser("once", help="one poll and one delivery pass; 0 only if nothing is left")
+    sub.add_parser("demo", help="the whole job on sample data with an in-process SMTP sink")
+    sub.add_parser("check", help="validate settings and templates, reach every server")
+    sub.add_parser("init-source", help="create the native schema at NOTIFIER_SOURCE_URL")
+    preview = sub.add_parser("preview", help="render a template with sample data")
+    preview.add_argument("template", help="new_comment, flagged_comment, infoline_forward, ...")
+    preview.add_argument("--html", action="store_true", help="print the HTML part")
+    sub.add_parser("status", help="outbox counts, last poll and delivery, dead letters")
+    retry = sub.add_parser("retry", help="requeue dead letters")
+    retry.add_argument("ids", nargs="*", type=int, help="outbox ids (see status)")
+    retry.add_argument("--dead", action="store_true", help="requeue every dead letter")
+    purge = sub.add_parser("purge", help="delete old sent messages from the state store")
+    purge.add_argument("--sent-older-than", type=float, required=True, metavar="DAYS")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    try:
+        if args.command == "demo":
+            configure("WARNING")
+            from notifier.demo import run_demo
+
+            return asyncio.run(run_demo(sys.stdout))
+        mail_required = args.command not in ("init-source", "preview")
+        settings = load_settings(env, mail_required=mail_required)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except NotifierError as exc:
+        print(f"notifier {args.command}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    configure(settings.log_level)
+    try:
+        return asyncio.run(_dispatch(args, settings, sys.stdout))
+    except NotifierError as exc:
+        print(f"notifier {args.command}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from notifier import commands, service
+
+    match args.command:
+        case "run":
+            return await service.run_forever(settings)
+        case "once":
+            return await service.run_once(settings)
+        case "check":
+            return await commands.check(settings, out)
+        case "init-source":
+            return await commands.init_source(settings, out)
+        case "preview":
+            return commands.preview(settings, args.template, html=args.html, out=out)
+        case "status":
+            return await commands.status(settings, out, now=datetime.now(UTC))
+        case "retry":
+            if not args.ids and not args.dead:
+                print("notifier retry: give outbox ids, or --dead for all", file=sys.stderr)
+                return EXIT_CONFIG
+            return await commands.retry(settings, None if args.dead else args.ids, out)
+        case "purge":
+            return await commands.purge(
+                settings, timedelta(days=args.sent_older_than), out, now=datetime.now(UTC)
+            )
+    raise AssertionError(args.command)

@@ -1,0 +1,61 @@
+"""Compose: rendered parts and addresses become the exact bytes we will send.
+
+Headers are built only with ``email.message.EmailMessage`` and
+``email.headerregistry.Address`` from cleaned text, so nothing a commenter
+typed can add a header or a recipient.  The result is fixed at enqueue: a retry
+sends the same bytes with the same ``Message-ID``.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from notifier.addresses import clean_header_text
+from notifier.errors import MessageBuildError
+from notifier.render import Rendered
+
+# Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit.
+_POLICY = email.policy.SMTP
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    message_id: str
+    data: bytes
+
+
+def compose(
+    rendered: Rendered,
+    *,
+    sender: Address,
+    recipient: Address,
+    reply_to: Address | None,
+    now: datetime,
+    auto_submitted: bool,
+) -> Composed:
+    """Build the message, or raise MessageBuildError saying why it cannot be built."""
+    try:
+        msg = EmailMessage(policy=_POLICY)
+        msg["From"] = sender
+        msg["To"] = recipient
+        if reply_to is not None:
+            msg["Reply-To"] = reply_to
+        msg["Subject"] = clean_header_text(rendered.subject, limit=200) or "(no subject)"
+        msg["Date"] = format_datetime(now)
+        message_id = make_msgid(domain=sender.domain or "notifier.invalid")
+        msg["Message-ID"] = message_id
+        if auto_submitted:
+            # RFC 3834: stops vacation auto-replies to the service's own mail.  Not set
+            # on InfoLine forwards, which helpdesk systems might then drop.
+            msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(rendered.text)
+        msg.add_alternative(rendered.html, subtype="html")
+        data = msg.as_bytes(policy=_POLICY)
+    except (ValueError, TypeError, UnicodeError, IndexError) as exc:
+        raise MessageBuildError(f"cannot build the email: {type(exc).__name__}: {exc}") from exc
+    return Composed(message_id=message_id, data=data)

@@ -1,0 +1,96 @@
+"""The sample data shipped with notifier: the demo's store, previews and template checks."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from notifier.models import Comment, Flag, Post
+from notifier.render import build_context
+from notifier.route import (
+    COMMENTER_ACK,
+    FLAGGED_COMMENT,
+    INFOLINE_FORWARD,
+    NEW_COMMENT,
+    Notification,
+    commenter_address,
+)
+
+SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+
+
+@cache
+def demo_data() -> dict[str, Any]:
+    """The shipped sample posts, comments and flags."""
+    data: dict[str, Any] = json.loads(
+        files("notifier").joinpath("demo_data.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def sample_comment(index: int = 0) -> Comment:
+    data = demo_data()
+    raw = data["comments"][index]
+    post = next(p for p in data["posts"] if p["id"] == raw["post"])
+    return Comment(
+        id=index + 1,
+        post=Post(id=post["id"], title=post["title"], url=post["url"]),
+        parent_id=None,
+        author_name=raw["author_name"],
+        author_email=raw["author_email"],
+        body=raw["body"],
+        status=raw["status"],
+        created_at=SAMPLE_TIME + timedelta(minutes=index),
+    )
+
+
+def sample_notification(template: str) -> Notification:
+    """A realistic notification for ``template``, for previews and checks."""
+    comment = sample_comment(0)
+    flag_data = demo_data()["flags"][0]
+    flag = Flag(
+        id=1,
+        comment=comment,
+        reason=flag_data["reason"],
+        note=flag_data["note"],
+        flagged_by=flag_data["flagged_by"],
+        created_at=SAMPLE_TIME + timedelta(hours=1),
+    )
+    moderator = Address(addr_spec="moderators@example.org")
+    if template == NEW_COMMENT:
+        return Notification("comment:1", NEW_COMMENT, moderator, comment, forwarded=True)
+    if template == FLAGGED_COMMENT:
+        return Notification(
+            "flag:1",
+            FLAGGED_COMMENT,
+            moderator,
+            comment,
+            flag=flag,
+            forwarded=True,
+            forwarded_by="a moderator",
+        )
+    recipient = commenter_address(comment) or moderator
+    if template == INFOLINE_FORWARD:
+        return Notification(
+            "infoline:1",
+            INFOLINE_FORWARD,
+            Address(addr_spec="infoline@example.org"),
+            comment,
+            flag=flag,
+            reply_to=recipient,
+            forwarded=True,
+            forwarded_by="a moderator",
+        )
+    return Notification("ack:1", COMMENTER_ACK, recipient, comment)
+
+
+def sample_contexts(site_name: str) -> dict[str, dict[str, Any]]:
+    """Template contexts for every shipped template name."""
+    return {
+        name: build_context(sample_notification(name), site_name=site_name, pending_count=3)
+        for name in (NEW_COMMENT, FLAGGED_COMMENT, INFOLINE_FORWARD, COMMENTER_ACK)
+    }

@@ -1,0 +1,221 @@
+"""The service: wires the real parts together and runs them on a schedule.
+
+The only module that constructs sources, stores and transports.  ``run`` polls
+and delivers every NOTIFIER_POLL_INTERVAL seconds under APScheduler until
+SIGTERM or SIGINT; ``once`` does a single pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from notifier.deliver import Deliverer, DeliveryReport, MailTransport, SmtpTransport
+from notifier.errors import SourceError, StateError, TemplateError
+from notifier.outbox import Outbox
+from notifier.poller import Poller, PollReport
+from notifier.render import Renderer
+from notifier.samples import sample_contexts
+from notifier.settings import Settings
+from notifier.source import CommentSource
+from notifier.sources import build_source
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class TickReport:
+    poll: PollReport | None
+    delivery: DeliveryReport | None
+    problems: list[str]
+
+
+class Service:
+    """One worker: a poller and a deliverer over one state store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source: CommentSource | None = None,
+        outbox: Outbox | None = None,
+        transport: MailTransport | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.settings = settings
+        self.renderer = Renderer(settings.templates_dir)
+        self.source = source or build_source(settings)
+        self.outbox = outbox or Outbox(settings.state_url)
+        self.transport = transport or SmtpTransport(settings)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._clock = clock
+        self.poller = Poller(settings, self.source, self.outbox, self.renderer, clock=clock)
+        self.deliverer = Deliverer(settings, self.outbox, self.transport, self.owner, clock=clock)
+        self._paused: str | None = None
+
+    def check_templates(self) -> None:
+        """Render every template with sample data now, not at 3 a.m. on the first send."""
+        problems = self.renderer.check(sample_contexts(self.settings.site_name))
+        if problems:
+            raise TemplateError("templates", "; ".join(problems))
+
+    async def open(self) -> None:
+        self.check_templates()
+        if self.settings.infoline_address is None:
+            log.warning(
+                "NOTIFIER_INFOLINE_ADDRESS is not set: medical questions are NOT forwarded",
+                extra={"action": "config"},
+            )
+        await self.outbox.create()
+        await self.poller.start()
+
+    async def tick(self, stopping: asyncio.Event | None = None) -> TickReport:
+        """One poll, then one delivery pass.  A failing source never stops delivery."""
+        problems: list[str] = []
+        poll: PollReport | None = None
+        try:
+            poll = await self.poller.poll()
+            await self.outbox.set_meta("last_poll", self._clock().isoformat(), self._clock())
+            log.info(
+                "poll: %d new comments, %d new flags, %d emails queued, %d dead letters",
+                poll.comments,
+                poll.flags,
+                poll.enqueued,
+                poll.dead,
+                extra={"action": "poll", "enqueued": poll.enqueued},
+            )
+        except (SourceError, StateError) as exc:
+            problems.append(str(exc))
+            log.error("poll failed: %s", exc, extra={"action": "poll_failed"})
+        delivery: DeliveryReport | None = None
+        try:
+            delivery = await self.deliverer.deliver_due(stopping)
+            if delivery.sent:
+                await self.outbox.set_meta(
+                    "last_delivery", self._clock().isoformat(), self._clock()
+                )
+            self._note_pause(delivery.paused)
+            if delivery.paused:
+                problems.append(f"delivery paused: {delivery.paused}")
+        except StateError as exc:
+            problems.append(str(exc))
+            log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
+        return TickReport(poll, delivery, problems)
+
+    def _note_pause(self, reason: str | None) -> None:
+        """One loud line when delivery pauses, one when it resumes; not one per poll."""
+        if reason and reason != self._paused:
+            log.error(
+                "DELIVERY PAUSED: %s. Messages keep their retries; fix the SMTP settings.",
+                reason,
+                extra={"action": "delivery_paused"},
+            )
+        elif self._paused and not reason:
+            log.warning("delivery resumed", extra={"action": "delivery_resumed"})
+        self._paused = reason
+
+    async def close(self) -> None:
+        await self.transport.aclose()
+        await self.source.aclose()
+        await self.outbox.aclose()
+
+
+async def run_once(settings: Settings, **parts: object) -> int:
+    """``notifier once``: 0 only if nothing is left undelivered and nothing failed."""
+    service = Service(settings, **parts)  # type: ignore[arg-type]
+    try:
+        await service.open()
+        report = await service.tick()
+        left = await service.outbox.undelivered()
+    finally:
+        await service.close()
+    if left:
+        report.problems.append(f"{left} message(s) still waiting for delivery")
+    if report.delivery and report.delivery.dead:
+        report.problems.append(f"{report.delivery.dead} message(s) went to dead letters")
+    if report.poll and report.poll.dead:
+        report.problems.append(f"{report.poll.dead} notification(s) could not be built")
+    for problem in report.problems:
+        log.error("%s", problem, extra={"action": "once"})
+    return 1 if report.problems else 0
+
+
+async def run_forever(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    """``notifier run``: poll and deliver on a schedule until SIGTERM or SIGINT."""
+    service = Service(settings)
+    stopping = stop or asyncio.Event()
+    idle = asyncio.Event()
+    idle.set()
+    running: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    async def job() -> None:
+        if stopping.is_set():
+            return
+        idle.clear()
+        task = asyncio.current_task()
+        if task is not None:
+            running.append(task)
+        try:
+            await service.tick(stopping)
+        except Exception:
+            log.exception("unexpected error in a poll", extra={"action": "tick_failed"})
+        finally:
+            running.clear()
+            idle.set()
+
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    try:
+        await service.open()
+        scheduler.add_job(
+            job,
+            "interval",
+            seconds=settings.poll_interval,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+            id="poll",
+        )
+        scheduler.start()
+        log.info(
+            "notifier running: polling every %gs", settings.poll_interval, extra={"action": "start"}
+        )
+        await stopping.wait()
+        log.info("stopping: finishing the message in flight", extra={"action": "stop"})
+        # APScheduler 3 cancels running coroutine jobs on shutdown, even with
+        # wait=True: stop new runs, then wait for the running one ourselves.
+        scheduler.pause()
+        try:
+            await asyncio.wait_for(idle.wait(), timeout=settings.shutdown_timeout)
+        except TimeoutError:
+            log.warning(
+                "shutdown timeout reached with a delivery still running: cancelling it; "
+                "its message will be sent again (the server may have it already)",
+                extra={"action": "stop"},
+            )
+            for task in running:
+                task.cancel()
+            await idle.wait()
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await service.close()
+    log.info("stopped", extra={"action": "stopped"})
+    return 0
