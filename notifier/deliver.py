@@ -26,6 +26,7 @@ from notifier.errors import (
     DeliveryConfigError,
     DeliveryError,
     PermanentDeliveryError,
+    ServerUnavailableError,
     TransientDeliveryError,
 )
 from notifier.outbox import Claimed, Outbox
@@ -110,7 +111,10 @@ class SmtpTransport:
             self._drop()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise classify(exc, connecting=True) from exc
+            error = classify(exc, connecting=True)
+            if isinstance(error, TransientDeliveryError):
+                error = ServerUnavailableError(f"cannot reach the SMTP server: {error}")
+            raise error from exc
         return self._client
 
     def _drop(self) -> None:
@@ -158,7 +162,8 @@ class DeliveryReport:
     dead: int = 0
     uncertain: int = 0  # timed out after the data may have reached the server
     lost_lease: int = 0  # another worker took the row: a duplicate is possible
-    paused: str | None = None
+    paused: str | None = None  # a configuration problem stopped delivery
+    unreachable: str | None = None  # the server could not be reached this pass
 
 
 def backoff(attempts: int, base: float, cap: float, rng: Callable[[], float]) -> float:
@@ -198,8 +203,13 @@ class Deliverer:
         """Send everything due now; stop early when ``stopping`` is set or delivery pauses."""
         report = DeliveryReport()
         lease = timedelta(seconds=self._s.lease_seconds)
+        # Only what was due when the pass began: a message retried during this
+        # pass waits for the next one instead of spinning here.
+        started = self._clock()
         while stopping is None or not stopping.is_set():
-            claimed = await self._outbox.claim(self._owner, self._batch_size, self._clock(), lease)
+            claimed = await self._outbox.claim(
+                self._owner, self._batch_size, self._clock(), lease, due_by=started
+            )
             if not claimed:
                 break
             lease_until = self._clock() + lease
@@ -213,10 +223,15 @@ class Deliverer:
                     if lease_until - self._clock() < timedelta(seconds=self._s.send_timeout + 5):
                         lease_until = self._clock() + lease
                         await self._outbox.renew(self._owner, rest, lease_until)
-                    paused = await self._deliver_one(message, report)
-                    if paused:
+                    try:
+                        await self._deliver_one(message, report)
+                    except DeliveryConfigError as exc:
                         await self._outbox.release(self._owner, rest)
-                        report.paused = paused
+                        report.paused = str(exc)
+                        return report
+                    except ServerUnavailableError as exc:
+                        await self._outbox.release(self._owner, rest)
+                        report.unreachable = str(exc)
                         return report
                     rest = rest[1:]
             except asyncio.CancelledError:
@@ -227,8 +242,12 @@ class Deliverer:
                 raise
         return report
 
-    async def _deliver_one(self, message: Claimed, report: DeliveryReport) -> str | None:
-        """Send one message and record the outcome; return a reason to pause, or None."""
+    async def _deliver_one(self, message: Claimed, report: DeliveryReport) -> None:
+        """Send one message and record the outcome.
+
+        Raises DeliveryConfigError or ServerUnavailableError, which are nobody's
+        fault but the setup's: the caller stops the pass and charges no message.
+        """
         extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}
         try:
             async with asyncio.timeout(self._s.send_timeout):
@@ -238,9 +257,7 @@ class Deliverer:
             # outcome is unknown.  A duplicate is better than a lost question.
             report.uncertain += 1
             await self._retry(message, f"no answer within {self._s.send_timeout:g}s", report)
-            return None
-        except DeliveryConfigError as exc:
-            return str(exc)
+            return
         except PermanentDeliveryError as exc:
             report.dead += 1
             await self._record(
@@ -249,10 +266,12 @@ class Deliverer:
             log.warning(
                 "dead letter %s to %s: %s", message.event_key, message.recipient, exc, extra=extra
             )
-            return None
+            return
+        except ServerUnavailableError:
+            raise
         except TransientDeliveryError as exc:
             await self._retry(message, str(exc), report)
-            return None
+            return
         held = await self._record(self._outbox.mark_sent(message.id, self._owner, self._clock()))
         report.sent += 1
         if not held:
@@ -261,7 +280,6 @@ class Deliverer:
                 "sent %s but its lease had passed to another worker", message.event_key, extra=extra
             )
         log.info("sent %s to %s", message.event_key, message.recipient, extra=extra)
-        return None
 
     async def _retry(self, message: Claimed, reason: str, report: DeliveryReport) -> None:
         now = self._clock()

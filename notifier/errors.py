@@ -66,6 +66,10 @@ class TransientDeliveryError(DeliveryError):
     """The server or the network failed for now; the message will be retried."""
 
 
+class ServerUnavailableError(TransientDeliveryError):
+    """The SMTP server could not be reached; no message is to blame, none is charged."""
+
+
 class PermanentDeliveryError(DeliveryError):
     """The server refused the message for good; it goes to dead letters."""
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     case,
     delete,
     func,
@@ -297,14 +298,22 @@ class Outbox:
 
     # --- delivery ----------------------------------------------------------------
 
-    async def claim(self, owner: str, limit: int, now: datetime, lease: timedelta) -> list[Claimed]:
-        """Lease up to ``limit`` due messages to ``owner``, oldest first."""
+    async def claim(
+        self,
+        owner: str,
+        limit: int,
+        now: datetime,
+        lease: timedelta,
+        *,
+        due_by: datetime | None = None,
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` messages due by ``due_by`` (default now) to ``owner``."""
         stamp = _naive(now)
         due = (
             select(outbox.c.id)
             .where(
                 outbox.c.state == PENDING,
-                outbox.c.next_attempt_at <= stamp,
+                outbox.c.next_attempt_at <= _naive(due_by or now),
                 or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < stamp),
             )
             .order_by(outbox.c.next_attempt_at, outbox.c.id)
@@ -495,23 +504,21 @@ class Outbox:
         stamp = _naive(now)
 
         async def work(conn: AsyncConnection) -> Stats:
-            counts = {
-                (state, bool(retrying), bool(claimed)): int(n)
-                for state, retrying, claimed, n in (
-                    await conn.execute(
-                        select(
-                            outbox.c.state,
-                            outbox.c.last_error.is_not(None),
-                            outbox.c.lease_expires_at > stamp,
-                            func.count(),
-                        ).group_by(
-                            outbox.c.state,
-                            outbox.c.last_error.is_not(None),
-                            outbox.c.lease_expires_at > stamp,
-                        )
+            def count(*conditions: Any) -> Any:
+                return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+            pending = outbox.c.state == PENDING
+            row = (
+                await conn.execute(
+                    select(
+                        count(pending, outbox.c.last_error.is_(None)),
+                        count(pending, outbox.c.last_error.is_not(None)),
+                        count(pending, outbox.c.lease_expires_at > stamp),
+                        count(outbox.c.state == SENT),
+                        count(outbox.c.state == DEAD),
                     )
-                ).all()
-            }
+                )
+            ).one()
             oldest = (
                 await conn.execute(
                     select(func.min(outbox.c.created_at)).where(outbox.c.state == PENDING)
@@ -527,21 +534,12 @@ class Outbox:
                 )
             ).all()
 
-            def total(state: str, retrying: bool | None = None, claimed: bool | None = None) -> int:
-                return sum(
-                    n
-                    for (s, r, c), n in counts.items()
-                    if s == state
-                    and (retrying is None or r == retrying)
-                    and (claimed is None or c == claimed)
-                )
-
             return Stats(
-                pending=total(PENDING, retrying=False),
-                retrying=total(PENDING, retrying=True),
-                claimed=total(PENDING, claimed=True),
-                sent=total(SENT),
-                dead=total(DEAD),
+                pending=int(row[0]),
+                retrying=int(row[1]),
+                claimed=int(row[2]),
+                sent=int(row[3]),
+                dead=int(row[4]),
                 oldest_pending=_aware(oldest),
                 last_poll=meta.get("last_poll"),
                 last_delivery=meta.get("last_delivery"),

@@ -115,9 +115,7 @@ def build_context(
             "title": clean_body(comment.post.title).replace("\n", " ").strip() or "(untitled)",
             "url": safe_link(comment.post.url),
         },
-        "links": {
-            name: safe_link(comment.moderation_links.get(name)) for name in MODERATION_LINKS
-        },
+        "links": {name: safe_link(comment.moderation_links.get(name)) for name in MODERATION_LINKS},
         "flag": _flag_context(notification.flag),
         "pending_count": pending_count,
         "forwarded": notification.forwarded,

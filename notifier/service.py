@@ -65,6 +65,7 @@ class Service:
         self.poller = Poller(settings, self.source, self.outbox, self.renderer, clock=clock)
         self.deliverer = Deliverer(settings, self.outbox, self.transport, self.owner, clock=clock)
         self._paused: str | None = None
+        self._unreachable: str | None = None
 
     def check_templates(self) -> None:
         """Render every template with sample data now, not at 3 a.m. on the first send."""
@@ -108,8 +109,11 @@ class Service:
                     "last_delivery", self._clock().isoformat(), self._clock()
                 )
             self._note_pause(delivery.paused)
+            self._note_unreachable(delivery.unreachable)
             if delivery.paused:
                 problems.append(f"delivery paused: {delivery.paused}")
+            if delivery.unreachable:
+                problems.append(delivery.unreachable)
         except StateError as exc:
             problems.append(str(exc))
             log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
@@ -126,6 +130,17 @@ class Service:
         elif self._paused and not reason:
             log.warning("delivery resumed", extra={"action": "delivery_resumed"})
         self._paused = reason
+
+    def _note_unreachable(self, reason: str | None) -> None:
+        if reason and not self._unreachable:
+            log.warning(
+                "%s; queued messages wait for it and are not charged a retry",
+                reason,
+                extra={"action": "smtp_unreachable"},
+            )
+        elif self._unreachable and not reason:
+            log.info("SMTP server reachable again", extra={"action": "smtp_reachable"})
+        self._unreachable = reason
 
     async def close(self) -> None:
         await self.transport.aclose()
