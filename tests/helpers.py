@@ -41,7 +41,9 @@ def settings_for(
     return load_settings({k: v for k, v in env.items() if v is not None})
 
 
-def environment_for(smtp: SmtpSink | None, source_url: str, state_url: str, **overrides: str) -> dict[str, str]:
+def environment_for(
+    smtp: SmtpSink | None, source_url: str, state_url: str, **overrides: str
+) -> dict[str, str]:
     """The same settings as NOTIFIER_* variables, for a subprocess."""
     s = settings_for(smtp, source_url, state_url, **overrides)
     env = {
@@ -74,7 +76,9 @@ class Blog:
 
     async def create(self) -> None:
         await create_schema(self.url)
-        self.post_id = await self.post("Encouraging news about virotherapy", "https://blog.example.org/p/1")
+        self.post_id = await self.post(
+            "Encouraging news about virotherapy", "https://blog.example.org/p/1"
+        )
 
     async def aclose(self) -> None:
         await self.engine.dispose()
