@@ -157,6 +157,6 @@ async def test_a_broken_override_template_stops_start_up_before_anything_is_sent
 
     from notifier.errors import TemplateError
 
-    with pytest.raises(TemplateError, match="flagged_comment.txt.j2"):
+    with pytest.raises(TemplateError, match=r"flagged_comment\.txt\.j2"):
         await run_once(settings)
     assert smtp.received == []

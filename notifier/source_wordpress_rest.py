@@ -1,0 +1,343 @@
+"""Comments and flags read from a WordPress site's REST API.
+
+``WordPressRestSource`` implements ``CommentSource`` for a site whose database
+notifier cannot reach.  It signs in with an Application Password (basic auth)
+as a user who may moderate comments, and reads ``/wp-json/wp/v2/comments``
+with ``context=edit`` and ``status=any`` (pending, approved, spam and trash).
+
+The REST API has no "id greater than" filter, so comments are read by asking
+for explicit windows of ids (``include=``) in increasing order up to the
+highest id: deterministic, whatever is posted or deleted meanwhile, and as
+cheap as the number of new ids.
+
+Flags come from comment meta, and over REST that needs the site to run
+``scripts/notifier-wp-meta.php`` (a must-use plugin).  WordPress's REST API
+never shows a meta row's ``meta_id``, and without it flags have no id that
+grows with time: a synthetic one (a counter, the comment id) would either
+repeat after a restart or sort a new flag on an old comment below the
+worker's cursor, and the flag would be lost.  The plugin's read-only route
+``/notifier/v1/comment-meta`` lists meta rows with their real ``meta_id``, so
+flag ids here are the very ids the database source uses, with the same rules
+(``notifier.source_wordpress.flag_reason``) and the same limitations.
+
+One difference: ``head()``'s flag id is the highest ``meta_id`` among rows of
+the flag keys, whether or not that row is a flag event yet (finding the last
+event would mean reading every row); it is a sound starting cursor.
+Post titles are the rendered titles (HTML entities decoded), which can differ
+from the raw title the database source reads (WordPress curls quotes).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from notifier.errors import SourceError
+from notifier.models import Comment, Flag, IdRange, Post
+from notifier.source_wordpress import (
+    flag_note,
+    flag_reason,
+    map_status,
+    moderation_links,
+    post_link,
+    utc,
+)
+
+# The REST API caps per_page at 100.
+_PAGE = 100
+
+
+def _windows(after: int, head: int, gaps: Sequence[IdRange]) -> Iterator[list[int]]:
+    """Candidate comment ids, in increasing order, in lists of at most ``_PAGE``."""
+    ranges = sorted([(low, high) for low, high in gaps if low <= high] + [(after + 1, head)])
+    window: list[int] = []
+    last = 0
+    for low, high in ranges:
+        for comment_id in range(max(low, last + 1), high + 1):
+            window.append(comment_id)
+            last = comment_id
+            if len(window) == _PAGE:
+                yield window
+                window = []
+    if window:
+        yield window
+
+
+class WordPressRestSource:
+    """Reads comments and flags through a WordPress site's REST API (read-only)."""
+
+    def __init__(
+        self,
+        site_url: str,
+        *,
+        username: str,
+        app_password: str,
+        comment_types: Sequence[str] = ("comment",),
+        flag_meta_keys: Sequence[str] = (),
+        flag_threshold: int = 1,
+        medical_meta_key: str = "notifier_medical_question",
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._site_url = site_url.rstrip("/")
+        self._username = username
+        self._types = list(dict.fromkeys(comment_types))
+        self._flag_keys = [key for key in dict.fromkeys(flag_meta_keys) if key != medical_meta_key]
+        self._threshold = flag_threshold
+        self._medical_key = medical_meta_key
+        # No redirects: following one to another host would drop or leak the
+        # credentials, and an operator should set the final address anyway.
+        self._client = httpx.AsyncClient(
+            base_url=f"{self._site_url}/wp-json",
+            auth=httpx.BasicAuth(username, app_password),
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"Accept": "application/json"},
+            transport=transport,
+        )
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """GET a REST path, or raise a SourceError that says what to fix (never the password)."""
+        where = f"{self._site_url}/wp-json{path}"
+        try:
+            response = await self._client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"cannot reach the WordPress REST API at {where}: {exc}") from exc
+        code, wp_code = response.status_code, _wp_error_code(response)
+        detail = f"HTTP {code}" + (f" {wp_code}" if wp_code else "")
+        if code == 401:
+            raise SourceError(
+                f"WordPress at {self._site_url} refused the application password of user "
+                f"{self._username!r} ({detail}): check NOTIFIER_WP_USERNAME and "
+                "NOTIFIER_WP_APP_PASSWORD"
+            )
+        if code == 403:
+            raise SourceError(
+                f"WordPress user {self._username!r} may not moderate comments at "
+                f"{self._site_url} ({detail}): it needs an Editor or Administrator role"
+            )
+        if code == 404 and wp_code == "rest_no_route" and path.startswith("/notifier/"):
+            raise SourceError(
+                f"{self._site_url} does not run notifier's comment-meta plugin ({detail} for "
+                f"{path}): copy scripts/notifier-wp-meta.php into wp-content/mu-plugins/"
+            )
+        if 300 <= code < 400:
+            raise SourceError(
+                f"{where} redirects ({detail}) to {response.headers.get('location', '?')}: "
+                "set NOTIFIER_SOURCE_URL to the site's final address"
+            )
+        if code == 404 or not _is_json(response):
+            raise SourceError(
+                f"no WordPress REST API at {self._site_url}/wp-json/ ({detail}, "
+                f"{response.headers.get('content-type', 'no content type')}): is the URL right, "
+                "and is the REST API enabled?"
+            )
+        if code >= 400:
+            raise SourceError(f"WordPress REST API at {where} failed: {detail}")
+        return response
+
+    async def _json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        response = await self._get(path, params)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise SourceError(f"WordPress REST API at {path} sent invalid JSON") from exc
+
+    async def _comments_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The comments (of the configured types, any status) among ``ids``, by id."""
+        found: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), _PAGE):
+            chunk = ids[start : start + _PAGE]
+            for comment_type in self._types:
+                items = await self._json(
+                    "/wp/v2/comments",
+                    {
+                        "context": "edit",
+                        "status": "any",
+                        "type": comment_type,
+                        "include": ",".join(map(str, chunk)),
+                        "per_page": _PAGE,
+                        "orderby": "id",
+                        "order": "asc",
+                        # The post's title comes embedded; ``up`` is the comment's post.
+                        "_embed": "up",
+                    },
+                )
+                found.update({int(item["id"]): item for item in items})
+        return [found[key] for key in sorted(found)]
+
+    def _comment(self, item: dict[str, Any]) -> Comment:
+        comment_id, post_id = int(item["id"]), int(item.get("post") or 0)
+        title = ""
+        for embedded in item.get("_embedded", {}).get("up", []):
+            if isinstance(embedded, dict) and "title" in embedded:
+                title = html.unescape(str(embedded["title"].get("rendered", "")))
+        content = item.get("content") or {}
+        return Comment(
+            id=comment_id,
+            post=Post(id=post_id, title=title, url=post_link(self._site_url, post_id)),
+            parent_id=int(item.get("parent") or 0) or None,
+            author_name=str(item.get("author_name") or ""),
+            author_email=str(item.get("author_email") or "") or None,
+            # context=edit gives the raw text, as stored; rendered is HTML.
+            body=str(content.get("raw", content.get("rendered", ""))),
+            status=map_status(str(item.get("status", ""))),
+            created_at=utc(item.get("date_gmt"), item.get("date")),
+            moderation_links=moderation_links(self._site_url, comment_id),
+        )
+
+    async def _meta_page(self, after: int, per_page: int) -> dict[str, Any]:
+        keys = ",".join([*self._flag_keys, self._medical_key])
+        page = await self._json(
+            "/notifier/v1/comment-meta", {"keys": keys, "after": after, "per_page": per_page}
+        )
+        if not isinstance(page, dict):
+            raise SourceError("notifier's comment-meta route sent an unexpected answer")
+        return page
+
+    # --- CommentSource ------------------------------------------------------------------
+
+    async def _head_comment_id(self) -> int:
+        head = 0
+        for comment_type in self._types:
+            items = await self._json(
+                "/wp/v2/comments",
+                {
+                    "context": "edit",
+                    "status": "any",
+                    "type": comment_type,
+                    "orderby": "id",
+                    "order": "desc",
+                    "per_page": 1,
+                    "_fields": "id",
+                },
+            )
+            head = max([head, *(int(item["id"]) for item in items)])
+        return head
+
+    async def head(self) -> tuple[int, int]:
+        page = await self._meta_page(after=0, per_page=1)
+        return await self._head_comment_id(), int(page.get("max_meta_id", 0))
+
+    async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
+        head = await self._head_comment_id()
+        found: list[Comment] = []
+        for window in _windows(after, head, gaps):
+            found.extend(self._comment(item) for item in await self._comments_by_id(window))
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    async def _flag_events(
+        self, after: int, gaps: Sequence[IdRange], want: int
+    ) -> dict[int, tuple[int, str, str, str]]:
+        """The first ``want`` (or more) flag events above ``after`` or in ``gaps``, by meta_id.
+
+        Meta rows are read in meta_id order and filtered here, so the loop
+        goes on until it has ``want`` events: a limit must count flags, not rows.
+        One scan from the lowest gap serves every gap: the worker keeps up to
+        hundreds of them (every meta row that is not a flag leaves one), and a
+        request per gap per poll would be far dearer than reading recent rows.
+        """
+
+        def wanted(meta_id: int) -> bool:
+            return meta_id > after or any(low <= meta_id <= high for low, high in gaps)
+
+        start = min([after, *(low - 1 for low, _ in gaps)])
+        events: dict[int, tuple[int, str, str, str]] = {}
+        per_page = min(max(want, _PAGE), 1000)  # the plugin's cap
+        cursor = start
+        while len(events) < want:
+            rows = (await self._meta_page(cursor, per_page)).get("rows", [])
+            for row in rows:
+                meta_id = cursor = int(row["meta_id"])
+                if not wanted(meta_id):
+                    continue
+                key, value = str(row["key"]), _text_or_none(row.get("value"))
+                reason = flag_reason(
+                    key,
+                    value,
+                    flag_keys=self._flag_keys,
+                    medical_key=self._medical_key,
+                    threshold=self._threshold,
+                    prior_max=row.get("prior_max"),
+                )
+                if reason is not None:
+                    events[meta_id] = (int(row["comment_id"]), reason, key, value or "")
+            if len(rows) < per_page:
+                break
+        return events
+
+    async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
+        events = await self._flag_events(after, gaps, limit)
+        chosen = sorted(events)[:limit]
+        by_id = {
+            int(item["id"]): self._comment(item)
+            for item in await self._comments_by_id(sorted({events[m][0] for m in chosen}))
+        }
+        read_at = datetime.now(UTC)
+        flags = [
+            Flag(
+                id=meta_id,
+                comment=by_id[events[meta_id][0]],
+                reason=events[meta_id][1],
+                note=flag_note(events[meta_id][2], events[meta_id][3]),
+                flagged_by=None,
+                created_at=read_at,
+            )
+            # A flag on a deleted comment, or one of another type, is dropped as in SQL.
+            for meta_id in chosen
+            if events[meta_id][0] in by_id
+        ]
+        return flags
+
+    async def pending_count(self) -> int:
+        total = 0
+        for comment_type in self._types:
+            response = await self._get(
+                "/wp/v2/comments",
+                {"context": "edit", "status": "hold", "type": comment_type, "per_page": 1},
+            )
+            total += int(response.headers.get("x-wp-total", "0"))
+        return total
+
+    async def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        """The current status of each comment in ``ids`` that still exists."""
+        items = await self._comments_by_id(sorted(set(ids)))
+        return {int(item["id"]): map_status(str(item.get("status", ""))) for item in items}
+
+    async def check(self) -> str:
+        index = await self._json("/")
+        namespaces = index.get("namespaces", []) if isinstance(index, dict) else []
+        if "wp/v2" not in namespaces:
+            raise SourceError(f"{self._site_url}/wp-json/ has no wp/v2 API")
+        await self.head()  # signs in, needs moderator rights and the meta plugin
+        return f"WordPress REST API at {self._site_url} as {self._username!r}"
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return "json" in response.headers.get("content-type", "")
+
+
+def _wp_error_code(response: httpx.Response) -> str:
+    """WordPress's error code (``rest_forbidden``, …) if the answer is a JSON error."""
+    if response.status_code < 400 or not _is_json(response):
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
