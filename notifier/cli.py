@@ -38,6 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     retry = sub.add_parser("retry", help="requeue dead letters")
     retry.add_argument("ids", nargs="*", type=int, help="outbox ids (see status)")
     retry.add_argument("--dead", action="store_true", help="requeue every dead letter")
+    triage = sub.add_parser(
+        "triage",
+        help="score JSON lines from stdin (body, author_name) as the worker would",
+    )
+    triage.add_argument("--explain", action="store_true", help="a readable table, not JSON")
+    triage.add_argument(
+        "--threshold", type=float, help="cut-off (default: NOTIFIER_TRIAGE_THRESHOLD)"
+    )
+    triage.add_argument(
+        "--evaluate",
+        metavar="FILE",
+        help="report precision and recall on a labelled JSON-lines file instead",
+    )
     purge = sub.add_parser("purge", help="delete old sent messages from the state store")
     purge.add_argument("--sent-older-than", type=float, required=True, metavar="DAYS")
     return parser
@@ -52,7 +65,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from notifier.demo import run_demo
 
             return asyncio.run(run_demo(sys.stdout))
-        mail_required = args.command not in ("init-source", "preview")
+        mail_required = args.command not in ("init-source", "preview", "triage")
         settings = load_settings(env, mail_required=mail_required)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -61,6 +74,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"notifier {args.command}: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     configure(settings.log_level)
+    if args.command == "triage":
+        from notifier.triage_eval import triage_command
+
+        threshold = settings.triage_threshold if args.threshold is None else args.threshold
+        return triage_command(sys.stdin, sys.stdout, args.explain, threshold, args.evaluate)
     try:
         return asyncio.run(_dispatch(args, settings, sys.stdout))
     except NotifierError as exc:

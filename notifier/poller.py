@@ -21,6 +21,7 @@ from notifier.render import Renderer, build_context
 from notifier.route import INFOLINE_FORWARD, Notification, Recipients, route_comment, route_flag
 from notifier.settings import Settings
 from notifier.source import CommentSource
+from notifier.triage import triage
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,10 @@ class Poller:
         self._clock = clock
         self._lookback = timedelta(seconds=settings.lookback_seconds)
         self._recipients = Recipients(
-            moderators=tuple(settings.moderators), infoline=settings.infoline_address
+            moderators=tuple(settings.moderators),
+            infoline=settings.infoline_address,
+            triage=settings.triage,
+            ack_commenter=settings.ack_commenter,
         )
 
     async def start(self) -> None:
@@ -156,10 +160,14 @@ class Poller:
     def _entries(
         self, item: Comment | Flag, pending: int | None, now: datetime
     ) -> list[OutboxEntry]:
+        today = now.date()
         if isinstance(item, Flag):
-            notes = route_flag(item, self._recipients)
+            notes = route_flag(item, self._recipients, today=today)
         else:
-            notes = route_comment(item, self._recipients)
+            verdict = None
+            if self._s.triage != "off" and not item.is_junk:
+                verdict = triage(item.body, item.author_name, threshold=self._s.triage_threshold)
+            notes = route_comment(item, self._recipients, triage=verdict, today=today)
         return [self._entry(note, pending, now) for note in notes]
 
     def _entry(self, note: Notification, pending: int | None, now: datetime) -> OutboxEntry:

@@ -120,6 +120,11 @@ def build_context(
         "pending_count": pending_count,
         "forwarded": notification.forwarded,
         "forwarded_by": notification.forwarded_by,
+        "triage": (
+            {"score": notification.triage.score, "reasons": list(notification.triage.reasons)}
+            if notification.triage is not None
+            else None
+        ),
     }
 
 

@@ -5,6 +5,11 @@
 | comment posted   | moderators (pending/approved only)   | new_comment      |
 | comment flagged  | moderators                           | flagged_comment  |
 | medical question | InfoLine, Reply-To the commenter     | infoline_forward |
+| acknowledgement  | the commenter (opt-in)               | commenter_ack    |
+
+A medical question is a moderator's ``medical_question`` flag (always
+forwarded) or a comment the triage recognises (forwarded when
+NOTIFIER_TRIAGE=forward).  Spam and trash are never forwarded nor acknowledged.
 
 Every notification has an event key; (event key, recipient) is unique in the
 outbox, so routing the same row twice can never send twice.  The InfoLine key
@@ -15,10 +20,16 @@ arriving after the triage forwarded it, still forward it once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from email.headerregistry import Address
+from typing import Literal
 
 from notifier.addresses import checked_addr_spec, display_address
 from notifier.models import Comment, CommentStatus, Flag, FlagReason
+from notifier.triage import TriageResult
+
+BY_MODERATOR = "a moderator"
+BY_TRIAGE = "notifier's automatic triage"
 
 NEW_COMMENT = "new_comment"
 FLAGGED_COMMENT = "flagged_comment"
@@ -29,10 +40,12 @@ TEMPLATE_NAMES = (NEW_COMMENT, FLAGGED_COMMENT, INFOLINE_FORWARD, COMMENTER_ACK)
 
 @dataclass(frozen=True, slots=True)
 class Recipients:
-    """The configured mailboxes."""
+    """The configured mailboxes and what may be sent to them."""
 
     moderators: tuple[Address, ...]
     infoline: Address | None = None
+    triage: Literal["off", "flag", "forward"] = "forward"
+    ack_commenter: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +62,8 @@ class Notification:
     # whether the comment went to the InfoLine, so nobody answers it twice.
     forwarded: bool = False
     forwarded_by: str | None = None
+    # The triage's verdict, when it thinks this is a medical question.
+    triage: TriageResult | None = None
 
 
 def commenter_address(comment: Comment) -> Address | None:
@@ -61,17 +76,68 @@ def infoline_key(comment: Comment) -> str:
     return f"infoline:{comment.id}"
 
 
-def route_comment(comment: Comment, recipients: Recipients) -> list[Notification]:
-    """Notifications for a newly seen comment."""
+def ack_key(address: str, today: date) -> str:
+    """At most one acknowledgement per address per day: the outbox key says so."""
+    return f"ack:{address.lower()}:{today.isoformat()}"
+
+
+def _acknowledgement(comment: Comment, recipients: Recipients, today: date) -> list[Notification]:
+    if not recipients.ack_commenter or comment.is_junk:
+        return []
+    address = commenter_address(comment)
+    if address is None:
+        return []
+    # The outbox is unique per (key, recipient): one spelling of the address, so
+    # "Linda@Example.com" and "linda@example.com" share their daily acknowledgement.
+    local, _, domain = address.addr_spec.lower().rpartition("@")
+    recipient = Address(display_name=address.display_name, username=local, domain=domain)
+    return [Notification(ack_key(recipient.addr_spec, today), COMMENTER_ACK, recipient, comment)]
+
+
+def route_comment(
+    comment: Comment,
+    recipients: Recipients,
+    *,
+    triage: TriageResult | None = None,
+    today: date,
+) -> list[Notification]:
+    """Notifications for a newly seen comment, given the triage's verdict on it."""
     if comment.status not in (CommentStatus.PENDING, CommentStatus.APPROVED):
         return []
-    return [
-        Notification(f"comment:{comment.id}", NEW_COMMENT, moderator, comment)
+    medical = triage if triage is not None and triage.medical_question else None
+    forward = (
+        medical is not None and recipients.triage == "forward" and recipients.infoline is not None
+    )
+    notes = [
+        Notification(
+            f"comment:{comment.id}",
+            NEW_COMMENT,
+            moderator,
+            comment,
+            forwarded=forward,
+            forwarded_by=BY_TRIAGE if forward else None,
+            triage=medical,
+        )
         for moderator in recipients.moderators
     ]
+    if forward and recipients.infoline is not None:
+        notes.append(
+            Notification(
+                infoline_key(comment),
+                INFOLINE_FORWARD,
+                recipients.infoline,
+                comment,
+                reply_to=commenter_address(comment),
+                forwarded=True,
+                forwarded_by=BY_TRIAGE,
+                triage=medical,
+            )
+        )
+        notes.extend(_acknowledgement(comment, recipients, today))
+    return notes
 
 
-def route_flag(flag: Flag, recipients: Recipients) -> list[Notification]:
+def route_flag(flag: Flag, recipients: Recipients, *, today: date) -> list[Notification]:
     """Notifications for a newly seen flag: the moderators, and the InfoLine for a question."""
     comment = flag.comment
     forward = (
@@ -87,7 +153,7 @@ def route_flag(flag: Flag, recipients: Recipients) -> list[Notification]:
             comment,
             flag=flag,
             forwarded=forward,
-            forwarded_by="a moderator" if forward else None,
+            forwarded_by=BY_MODERATOR if forward else None,
         )
         for moderator in recipients.moderators
     ]
@@ -101,7 +167,8 @@ def route_flag(flag: Flag, recipients: Recipients) -> list[Notification]:
                 flag=flag,
                 reply_to=commenter_address(comment),
                 forwarded=True,
-                forwarded_by="a moderator",
+                forwarded_by=BY_MODERATOR,
             )
         )
+        notes.extend(_acknowledgement(comment, recipients, today))
     return notes

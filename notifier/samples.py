@@ -12,6 +12,8 @@ from typing import Any
 from notifier.models import Comment, Flag, Post
 from notifier.render import build_context
 from notifier.route import (
+    BY_MODERATOR,
+    BY_TRIAGE,
     COMMENTER_ACK,
     FLAGGED_COMMENT,
     INFOLINE_FORWARD,
@@ -19,6 +21,7 @@ from notifier.route import (
     Notification,
     commenter_address,
 )
+from notifier.triage import triage
 
 SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
@@ -61,8 +64,17 @@ def sample_notification(template: str) -> Notification:
         created_at=SAMPLE_TIME + timedelta(hours=1),
     )
     moderator = Address(addr_spec="moderators@example.org")
+    verdict = triage(comment.body, comment.author_name)
     if template == NEW_COMMENT:
-        return Notification("comment:1", NEW_COMMENT, moderator, comment, forwarded=True)
+        return Notification(
+            "comment:1",
+            NEW_COMMENT,
+            moderator,
+            comment,
+            forwarded=True,
+            forwarded_by=BY_TRIAGE,
+            triage=verdict,
+        )
     if template == FLAGGED_COMMENT:
         return Notification(
             "flag:1",
@@ -71,7 +83,7 @@ def sample_notification(template: str) -> Notification:
             comment,
             flag=flag,
             forwarded=True,
-            forwarded_by="a moderator",
+            forwarded_by=BY_MODERATOR,
         )
     recipient = commenter_address(comment) or moderator
     if template == INFOLINE_FORWARD:
@@ -80,10 +92,10 @@ def sample_notification(template: str) -> Notification:
             INFOLINE_FORWARD,
             Address(addr_spec="infoline@example.org"),
             comment,
-            flag=flag,
             reply_to=recipient,
             forwarded=True,
-            forwarded_by="a moderator",
+            forwarded_by=BY_TRIAGE,
+            triage=verdict,
         )
     return Notification("ack:1", COMMENTER_ACK, recipient, comment)
 

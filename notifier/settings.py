@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from notifier.addresses import parse_address
 from notifier.db import parse_url
 from notifier.errors import ConfigError
+from notifier.triage import DEFAULT_THRESHOLD
 
 PREFIX = "NOTIFIER_"
 
@@ -118,6 +119,12 @@ class Settings(BaseSettings):
     give_up_after_seconds: float = Field(default=2 * 86400.0, gt=0)
     lease_seconds: float = Field(default=300.0, gt=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
+
+    # Triage: find medical questions nobody flagged.  "flag" only marks the
+    # moderators' email; "forward" also sends the question to the InfoLine.
+    triage: Literal["off", "flag", "forward"] = "forward"
+    triage_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, le=1)
+    ack_commenter: bool = False
 
     # Presentation
     templates_dir: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None

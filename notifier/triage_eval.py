@@ -171,3 +171,20 @@ def run_triage_lines(
     if explain and rows:
         out.write(_explain_rows(rows))
     return bad
+
+
+def evaluate_file(path: str, threshold: float) -> dict[str, Metrics]:
+    return evaluate(load_labelled(path), threshold)
+
+
+def triage_command(
+    lines: Iterable[str], out: TextIO, explain: bool, threshold: float, evaluate: str | None
+) -> int:
+    """``notifier triage``: the worker's own scorer, on JSON lines or a labelled file."""
+    if evaluate is not None:
+        metrics = evaluate_file(evaluate, threshold)
+        out.write(f"threshold {threshold:g}\n")
+        out.write(format_report(metrics))
+        return 0
+    bad = run_triage_lines(lines, out, explain=explain, threshold=threshold)
+    return 1 if bad else 0

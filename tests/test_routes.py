@@ -63,7 +63,8 @@ async def test_medical_question_flag_forwards_to_infoline_with_reply_to_commente
     )
     await blog.flag(comment, "medical_question", note="please forward")
 
-    assert await run_once(settings_for(smtp, blog.url, sqlite_state)) == 0
+    # With the triage off, only the moderator's flag can forward it.
+    assert await run_once(settings_for(smtp, blog.url, sqlite_state, triage="off")) == 0
 
     [forward] = to(smtp.received, INFOLINE)
     assert forward["Reply-To"].addresses[0].addr_spec == "raj@example.com"
@@ -72,6 +73,7 @@ async def test_medical_question_flag_forwards_to_infoline_with_reply_to_commente
     text, html = parts(forward)
     assert "My light chains doubled" in text and "My light chains doubled" in html
     assert "please forward" in text
+    assert "sent to you by a moderator" in text
     assert "Auto-Submitted" not in forward  # helpdesks may drop auto-submitted mail
     # The moderators hear about the comment and the flag, and that it was forwarded.
     moderator_mail = to(smtp.received, MODERATOR)
