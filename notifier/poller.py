@@ -8,17 +8,25 @@ re-poll enqueues nothing twice.  Memory stays flat however large the backlog.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from notifier.compose import compose
 from notifier.detect import Cursor, advance
 from notifier.errors import MessageBuildError, TemplateError
+from notifier.holds import HoldWatcher
 from notifier.models import Comment, Flag
 from notifier.outbox import Outbox, OutboxEntry
 from notifier.render import Renderer, build_context
-from notifier.route import INFOLINE_FORWARD, Notification, Recipients, route_comment, route_flag
+from notifier.route import (
+    INFOLINE_FORWARD,
+    Notification,
+    Recipients,
+    route_comment,
+    route_flag,
+    route_hold,
+)
 from notifier.settings import Settings
 from notifier.source import CommentSource
 from notifier.triage import triage
@@ -28,12 +36,15 @@ log = logging.getLogger(__name__)
 COMMENTS = "comments"
 FLAGS = "flags"
 STREAMS = (COMMENTS, FLAGS)
+# Not read by id: a cursor whose version serialises the enqueueing of holds.
+HOLDS = "holds"
 
 
 @dataclass
 class PollReport:
     comments: int = 0
     flags: int = 0
+    holds: int = 0
     enqueued: int = 0
     dead: int = 0
     conflicts: int = 0
@@ -54,8 +65,10 @@ class Poller:
         renderer: Renderer,
         *,
         clock: Callable[[], datetime] = _now,
+        holds: HoldWatcher | None = None,
     ) -> None:
         self._s = settings
+        self._holds = holds
         self._source = source
         self._outbox = outbox
         self._renderer = renderer
@@ -70,6 +83,9 @@ class Poller:
 
     async def start(self) -> None:
         """Create the cursors on first start: from now, or from the beginning."""
+        if self._holds is not None:
+            await self._holds.create()
+            await self._outbox.init_cursor(HOLDS, 0, self._clock())
         if self._s.start_from == "beginning":
             heads = (0, 0)
         else:
@@ -118,13 +134,45 @@ class Poller:
                     for item in items:
                         entries.extend(self._entries(item, count, now))
                 moved = await self._commit(stream, cursor, new, entries, now, report)
+                if moved and stream == COMMENTS and self._holds is not None:
+                    await self._holds.remember([c for c in items if isinstance(c, Comment)], now)
                 if stream == COMMENTS:
                     report.comments += len(items)
                 else:
                     report.flags += len(items)
                 if not moved or len(items) < self._s.batch_size:
                     break
+        if self._holds is not None:
+            await self._poll_holds(report, pending_count)
         return report
+
+    async def _poll_holds(
+        self, report: PollReport, pending_count: Callable[[], Awaitable[int | None]]
+    ) -> None:
+        """Comments moved from approved back to pending reach the moderators."""
+        assert self._holds is not None
+        now = self._clock()
+        holds, changed = await self._holds.look(now)
+        if not changed:
+            return
+        entries = []
+        if holds:
+            count = await pending_count()
+            for hold in holds:
+                found = await self._source.comments(hold.comment_id - 1, [], 1)
+                if not found or found[0].id != hold.comment_id:
+                    continue  # deleted since
+                for note in route_hold(found[0], hold.occurrence, self._recipients, now=now):
+                    entries.append(self._entry(note, count, now))
+        cursor = await self._outbox.load_cursor(HOLDS)
+        if cursor is None:
+            raise RuntimeError("cursor 'holds' missing: start() was not called")
+        # Enqueue first, remember the statuses after: a crash in between sees
+        # the same holds again, and the outbox's keys keep them from doubling.
+        bumped = Cursor(cursor.position, cursor.gaps, cursor.version + 1)
+        if await self._commit(HOLDS, cursor, bumped, entries, now, report):
+            await self._holds.record(holds, changed, now)
+            report.holds += len(holds)
 
     async def _commit(
         self,

@@ -41,6 +41,7 @@ FLAG_REASON_LABELS = {
     "spam": "spam",
     "off_topic": "off topic",
     "other": "other",
+    "held": "put back on hold",
 }
 
 

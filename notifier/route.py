@@ -20,7 +20,7 @@ arriving after the triage forwarded it, still forward it once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from email.headerregistry import Address
 from typing import Literal
 
@@ -172,3 +172,26 @@ def route_flag(flag: Flag, recipients: Recipients, *, today: date) -> list[Notif
         )
         notes.extend(_acknowledgement(comment, recipients, today))
     return notes
+
+
+HELD_NOTE = "This comment was approved and has been moved back to pending."
+
+
+def route_hold(
+    comment: Comment, occurrence: int, recipients: Recipients, *, now: datetime
+) -> list[Notification]:
+    """A comment put back on hold reaches the moderators as a flag would."""
+    flag = Flag(
+        id=occurrence,
+        comment=comment,
+        reason="held",
+        note=HELD_NOTE,
+        flagged_by=None,
+        created_at=now,
+    )
+    return [
+        Notification(
+            f"held:{comment.id}:{occurrence}", FLAGGED_COMMENT, moderator, comment, flag=flag
+        )
+        for moderator in recipients.moderators
+    ]

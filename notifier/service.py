@@ -15,12 +15,13 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from notifier.deliver import Deliverer, DeliveryReport, MailTransport, SmtpTransport
 from notifier.errors import SourceError, StateError, TemplateError
+from notifier.holds import HoldWatcher, StatusSource
 from notifier.outbox import Outbox
 from notifier.poller import Poller, PollReport
 from notifier.render import Renderer
@@ -62,7 +63,16 @@ class Service:
         self.transport = transport or SmtpTransport(settings)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
-        self.poller = Poller(settings, self.source, self.outbox, self.renderer, clock=clock)
+        self.holds = (
+            HoldWatcher(
+                settings.state_url, self.source, timedelta(days=settings.hold_watch_days)
+            )
+            if isinstance(self.source, StatusSource) and settings.hold_watch_days > 0
+            else None
+        )
+        self.poller = Poller(
+            settings, self.source, self.outbox, self.renderer, clock=clock, holds=self.holds
+        )
         self.deliverer = Deliverer(settings, self.outbox, self.transport, self.owner, clock=clock)
         self._paused: str | None = None
         self._unreachable: str | None = None
@@ -87,9 +97,9 @@ class Service:
         """One poll, then one delivery pass.  A failing source never stops delivery."""
         problems: list[str] = []
         poll: PollReport | None = None
+        poll_error = ""
         try:
             poll = await self.poller.poll()
-            await self.outbox.set_meta("last_poll", self._clock().isoformat(), self._clock())
             log.info(
                 "poll: %d new comments, %d new flags, %d emails queued, %d dead letters",
                 poll.comments,
@@ -99,17 +109,27 @@ class Service:
                 extra={"action": "poll", "enqueued": poll.enqueued},
             )
         except (SourceError, StateError) as exc:
-            problems.append(str(exc))
+            poll_error = str(exc)
             log.error("poll failed: %s", exc, extra={"action": "poll_failed"})
+        except Exception as exc:
+            # A bug or a row we did not foresee: say so loudly, with the traceback,
+            # but still deliver what is queued (the docstring's promise).
+            poll_error = f"unexpected {type(exc).__name__}: {exc}"
+            log.exception("poll failed unexpectedly", extra={"action": "poll_failed"})
+        if poll_error:
+            problems.append(poll_error)
+        await self._set_meta("poll_error", poll_error)
+        if poll is not None:
+            await self._set_meta("last_poll", self._clock().isoformat())
         delivery: DeliveryReport | None = None
         try:
             delivery = await self.deliverer.deliver_due(stopping)
             if delivery.sent:
-                await self.outbox.set_meta(
-                    "last_delivery", self._clock().isoformat(), self._clock()
-                )
+                await self._set_meta("last_delivery", self._clock().isoformat())
             self._note_pause(delivery.paused)
             self._note_unreachable(delivery.unreachable)
+            # Shown by ``notifier status``: a pause must be visible without the logs.
+            await self._set_meta("delivery_paused", delivery.paused or "")
             if delivery.paused:
                 problems.append(f"delivery paused: {delivery.paused}")
             if delivery.unreachable:
@@ -118,6 +138,13 @@ class Service:
             problems.append(str(exc))
             log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
         return TickReport(poll, delivery, problems)
+
+    async def _set_meta(self, name: str, value: str) -> None:
+        """Bookkeeping for ``notifier status``; a state store that is down is logged elsewhere."""
+        try:
+            await self.outbox.set_meta(name, value, self._clock())
+        except StateError as exc:
+            log.warning("cannot record %s: %s", name, exc, extra={"action": "meta_failed"})
 
     def _note_pause(self, reason: str | None) -> None:
         """One loud line when delivery pauses, one when it resumes; not one per poll."""
@@ -145,6 +172,8 @@ class Service:
     async def close(self) -> None:
         await self.transport.aclose()
         await self.source.aclose()
+        if self.holds is not None:
+            await self.holds.aclose()
         await self.outbox.aclose()
 
 

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     wp_flag_meta_keys: Annotated[list[str], BeforeValidator(_word_list)] = []
     wp_flag_threshold: int = Field(default=1, ge=1)
     wp_medical_meta_key: str = Field(default="notifier_medical_question", min_length=1)
+    # Comments moved from approved back to pending are noticed for this long
+    # after they were first seen (sources that can report statuses: WordPress).
+    hold_watch_days: float = Field(default=14.0, ge=0)
     wp_username: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
     wp_app_password: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = None
 

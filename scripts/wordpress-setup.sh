@@ -51,7 +51,9 @@ fi
 
 # --- 1. packages ------------------------------------------------------------
 have_php() {
-    command -v php >/dev/null 2>&1 && php -m 2>/dev/null | grep -qx mysqli \
+    # Not `grep -q`: it would exit at the first match, php would die of SIGPIPE,
+    # and pipefail would call PHP missing when it is there.
+    command -v php >/dev/null 2>&1 && php -m 2>/dev/null | grep -x mysqli >/dev/null \
         && [[ -f "$WP_ROOT/wp-includes/version.php" ]]
 }
 

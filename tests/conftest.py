@@ -14,16 +14,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from notifier.db import parse_url
 from notifier.sink import SmtpSink
 from tests.helpers import Blog
+from tests.wp_helpers import Site, start_site
 
-PG_ADMIN = os.environ.get("NOTIFIER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-MARIADB_ADMIN = os.environ.get("NOTIFIER_TEST_MARIADB", "mysql://root@127.0.0.1:3306/test")
+PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_ADMIN = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test depends on the developer's shell."""
     for key in list(os.environ):
-        if key.startswith("NOTIFIER_") and not key.startswith("NOTIFIER_TEST_"):
+        if key.startswith("NOTIFIER_"):
             monkeypatch.delenv(key)
 
 
@@ -104,3 +105,9 @@ async def blog(store_url: str) -> AsyncIterator[Blog]:
     await b.create()
     yield b
     await b.aclose()
+
+
+@pytest.fixture(scope="session")
+def site() -> Site:
+    """The real WordPress test site (scripts/wordpress-setup.sh; idempotent)."""
+    return start_site()

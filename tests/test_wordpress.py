@@ -33,7 +33,6 @@ from tests.wp_helpers import (
     Site,
     moderate,
     post_comment,
-    start_site,
     unique_text,
 )
 
@@ -190,11 +189,6 @@ async def test_a_user_without_moderator_rights_gets_a_clear_403() -> None:
 
 
 # --- against the real site -----------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def site() -> Site:
-    return start_site()
 
 
 @pytest.fixture
