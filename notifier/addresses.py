@@ -21,8 +21,13 @@ _SPACES = re.compile(r"\s+")
 
 
 def clean_header_text(value: str, *, limit: int = 200) -> str:
-    """Return ``value`` as one line of printable text, at most ``limit`` characters."""
-    text = _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()
+    """Return ``value`` as one line of printable text, at most ``limit`` characters.
+
+    ``=?`` is broken up as well: CPython before 3.11.10 decodes RFC 2047 encoded
+    words found in a header value it is given and writes a decoded CR LF out raw
+    (CVE-2024-6923), so ``=?utf-8?q?=0D=0ABcc:...?=`` would be an injection.
+    """
+    text = _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip().replace("=?", "= ?")
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text

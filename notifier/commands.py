@@ -109,6 +109,10 @@ async def status(settings: Settings, out: TextIO, *, now: datetime) -> int:
         f"last poll:      {stats.last_poll or 'never'}\n"
         f"last delivery:  {stats.last_delivery or 'never'}\n"
     )
+    if stats.delivery_paused:
+        out.write(f"DELIVERY PAUSED: {stats.delivery_paused}\n")
+    if stats.poll_error:
+        out.write(f"LAST POLL FAILED: {stats.poll_error}\n")
     if stats.dead_letters:
         out.write("\nlatest dead letters (requeue with: notifier retry ID...):\n")
         for d in stats.dead_letters:

@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import format_datetime, make_msgid
 
 from notifier.addresses import clean_header_text
 from notifier.errors import MessageBuildError
 from notifier.render import Rendered
 
-# Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit.
-_POLICY = email.policy.SMTP
+# Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
+# (policy.SMTP alone would send short non-ASCII bodies as 8bit).
+_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+# The headers we write, each exactly once; anything else means an injection.
+_HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +62,32 @@ def compose(
         data = msg.as_bytes(policy=_POLICY)
     except (ValueError, TypeError, UnicodeError, IndexError) as exc:
         raise MessageBuildError(f"cannot build the email: {type(exc).__name__}: {exc}") from exc
+    expected = set(_HEADERS)
+    if reply_to is not None:
+        expected.add("reply-to")
+    if auto_submitted:
+        expected.add("auto-submitted")
+    _verify(data, expected, recipient.addr_spec)
     return Composed(message_id=message_id, data=data)
+
+
+def _verify(data: bytes, expected: set[str], recipient: str) -> None:
+    """Check the bytes say what we meant: the header names we wrote, each once.
+
+    A defence in depth against injection through the email library itself.
+    """
+    head, separator, _ = data.partition(b"\r\n\r\n")
+    if not separator:
+        raise MessageBuildError("the built email has no header/body boundary")
+    if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
+        raise MessageBuildError("a bare CR or LF in the built headers: not sent")
+    names = [
+        line.split(b":", 1)[0].decode("ascii", "replace").lower()
+        for line in head.split(b"\r\n")
+        if line[:1] not in (b" ", b"\t")
+    ]
+    if sorted(names) != sorted(expected):
+        raise MessageBuildError(f"unexpected headers in the built email: {sorted(names)}")
+    parsed = BytesHeaderParser(policy=email.policy.default).parsebytes(head + b"\r\n\r\n")
+    if [a.addr_spec for a in parsed["To"].addresses] != [recipient]:
+        raise MessageBuildError("the built email's To is not its one recipient")

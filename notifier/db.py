@@ -47,11 +47,22 @@ def safe_url(value: str) -> str:
         return "<unparseable URL>"
 
 
-def create_engine(value: str, *, durable: bool = False, **kwargs: Any) -> AsyncEngine:
+def _lenient_text(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
+
+
+def create_engine(
+    value: str, *, durable: bool = False, lenient_text: bool = False, **kwargs: Any
+) -> AsyncEngine:
     """An AsyncEngine for ``value``.
 
     ``durable`` makes SQLite keep its promises: WAL journal and synchronous=FULL,
     so a commit is on disk before the message it records is sent.
+
+    ``lenient_text`` reads SQLite TEXT that is not valid UTF-8 with replacement
+    characters.  SQLite stores whatever bytes it is given; by default sqlite3
+    raises "Could not decode to UTF-8" on such a value, which for a comment
+    store means one bad row fails every poll and blocks the cursor behind it.
     """
     url = parse_url(value)
     if url.get_backend_name() == "sqlite":
@@ -69,5 +80,9 @@ def create_engine(value: str, *, durable: bool = False, **kwargs: Any) -> AsyncE
                 cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            if lenient_text:
+                # The aiosqlite connection under SQLAlchemy's adapter; its setter
+                # reaches the sqlite3 connection, which is not in use yet.
+                dbapi_connection.driver_connection.text_factory = _lenient_text
 
     return engine

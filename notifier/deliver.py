@@ -5,8 +5,11 @@ Each failure is classified once, here:
   exponential backoff and jitter, until the give-up age;
 - permanent (5xx, a refused recipient): dead letter with the server's words;
 - configuration (login refused, STARTTLS required but not offered, a TLS
-  certificate that does not verify): not the message's fault, so delivery
-  pauses and the message keeps its retries.
+  certificate that does not verify, our greeting refused): not the message's
+  fault, so delivery pauses and the message keeps its retries.
+
+A timeout or a dropped connection after the message was handed over is an
+unknown outcome: retried like any transient failure, and counted as uncertain.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from notifier.errors import (
     PermanentDeliveryError,
     ServerUnavailableError,
     TransientDeliveryError,
+    UncertainDeliveryError,
 )
 from notifier.outbox import Claimed, Outbox
 from notifier.settings import Settings
@@ -56,12 +60,21 @@ def classify(exc: BaseException, *, connecting: bool = False) -> DeliveryError:
         recipient = refused.recipient if refused else None
         kind = TransientDeliveryError if 400 <= code < 500 else PermanentDeliveryError
         return kind(f"recipient refused: {text}", code=code, recipient=recipient)
+    if isinstance(exc, aiosmtplib.SMTPRecipientRefused) and exc.code not in _CONFIG_CODES:
+        kind = TransientDeliveryError if 400 <= exc.code < 500 else PermanentDeliveryError
+        return kind(f"recipient refused: {exc.message}", code=exc.code, recipient=exc.recipient)
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return DeliveryConfigError(f"SMTP login refused: {exc.message}", code=exc.code)
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return TransientDeliveryError(f"timed out: {exc}")
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
         return TransientDeliveryError(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, aiosmtplib.SMTPHeloError) and exc.code >= 500:
+        # EHLO and HELO refused: the server will not talk to us, whatever we send.
+        # aiosmtplib greets lazily, on the first MAIL, so this reaches send().
+        return DeliveryConfigError(
+            f"SMTP server refuses our greeting: {exc.message}", code=exc.code
+        )
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         if exc.code in _CONFIG_CODES:
             return DeliveryConfigError(f"SMTP server requires login: {exc.message}", code=exc.code)
@@ -77,6 +90,10 @@ def classify(exc: BaseException, *, connecting: bool = False) -> DeliveryError:
         return DeliveryConfigError(f"cannot set up the SMTP session: {exc}")
     if isinstance(exc, OSError):
         return TransientDeliveryError(f"network error: {exc}")
+    if isinstance(exc, ValueError):
+        # aiosmtplib refuses an address or message it cannot send safely (a
+        # non-ASCII address without SMTPUTF8, say): the same bytes fail every time.
+        return PermanentDeliveryError(f"cannot be sent: {exc}")
     return TransientDeliveryError(f"{type(exc).__name__}: {exc}")
 
 
@@ -114,6 +131,13 @@ class SmtpTransport:
             error = classify(exc, connecting=True)
             if isinstance(error, TransientDeliveryError):
                 error = ServerUnavailableError(f"cannot reach the SMTP server: {error}")
+            elif isinstance(error, PermanentDeliveryError):
+                # A 5xx to the greeting or EHLO is about our session, not about the
+                # message we were about to send: dead-lettering it (and then every
+                # following one) would be wrong.  Pause instead.
+                error = DeliveryConfigError(
+                    f"the SMTP server refuses our session: {error}", code=error.code
+                )
             raise error from exc
         return self._client
 
@@ -124,14 +148,36 @@ class SmtpTransport:
 
     async def send(self, sender: str, recipient: str, data: bytes) -> None:
         client = await self._connected()
+        # MAIL, RCPT and DATA one by one rather than sendmail(), so that we know
+        # whether the message had been handed over when the connection failed.
+        handed_over = False
         try:
-            await client.sendmail(sender, [recipient], data)
+            options = []
+            if client.supports_extension("size"):
+                # The message is stored with CRLF line ends: its length is the size.
+                options.append(f"SIZE={len(data)}")
+            if not data.isascii() and client.supports_extension("8bitmime"):
+                # 8-bit text may only be sent after saying so (RFC 6152).
+                options.append("BODY=8BITMIME")
+            await client.mail(sender, options=options)
+            await client.rcpt(recipient)
+            handed_over = True
+            await client.data(data)
         except BaseException as exc:
             # After any failure the session's state is unknown: start afresh.
             self._drop()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise classify(exc) from exc
+            error = classify(exc)
+            if (
+                handed_over
+                and isinstance(error, TransientDeliveryError)
+                and not isinstance(exc, aiosmtplib.SMTPResponseException)
+            ):
+                # A timeout or a dropped connection during DATA, not an answer:
+                # the server may have queued the message before it went quiet.
+                error = UncertainDeliveryError(f"outcome unknown, {error}", code=error.code)
+            raise error from exc
 
     async def probe(self) -> str:
         """Connect, log in and say goodbye: for ``notifier check``."""
@@ -270,6 +316,8 @@ class Deliverer:
         except ServerUnavailableError:
             raise
         except TransientDeliveryError as exc:
+            if isinstance(exc, UncertainDeliveryError):
+                report.uncertain += 1
             await self._retry(message, str(exc), report)
             return
         held = await self._record(self._outbox.mark_sent(message.id, self._owner, self._clock()))
@@ -311,5 +359,18 @@ class Deliverer:
 
     @staticmethod
     async def _record(write: Coroutine[Any, Any, bool]) -> bool:
-        """Write an outcome, shielded: a shutdown must not lose what the server said."""
-        return await asyncio.shield(write)
+        """Write an outcome, shielded: a shutdown must not lose what the server said.
+
+        If we are cancelled meanwhile, the write is still awaited before the
+        cancellation goes on: the caller's clean-up releases the rows it holds,
+        and a release that overtook a ``mark_sent`` would leave a sent message
+        pending, to be sent again.
+        """
+        task = asyncio.ensure_future(write)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.error("could not record an outcome: %s", task.exception())
+            raise

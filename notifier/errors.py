@@ -70,6 +70,13 @@ class ServerUnavailableError(TransientDeliveryError):
     """The SMTP server could not be reached; no message is to blame, none is charged."""
 
 
+class UncertainDeliveryError(TransientDeliveryError):
+    """The connection failed after the message was handed over: the server may have it.
+
+    Retried all the same (a duplicate is better than a lost question) and counted.
+    """
+
+
 class PermanentDeliveryError(DeliveryError):
     """The server refused the message for good; it goes to dead letters."""
 

@@ -156,6 +156,9 @@ class Stats:
     last_poll: str | None
     last_delivery: str | None
     dead_letters: list[DeadLetter]
+    # Set by the running service; empty when all is well.
+    delivery_paused: str = ""
+    poll_error: str = ""
 
 
 def _gaps_to_json(gaps: Iterable[Gap]) -> str:
@@ -543,6 +546,8 @@ class Outbox:
                 oldest_pending=_aware(oldest),
                 last_poll=meta.get("last_poll"),
                 last_delivery=meta.get("last_delivery"),
+                delivery_paused=meta.get("delivery_paused", ""),
+                poll_error=meta.get("poll_error", ""),
                 dead_letters=[
                     DeadLetter(
                         int(r.id),

@@ -64,9 +64,7 @@ class Service:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self.holds = (
-            HoldWatcher(
-                settings.state_url, self.source, timedelta(days=settings.hold_watch_days)
-            )
+            HoldWatcher(settings.state_url, self.source, timedelta(days=settings.hold_watch_days))
             if isinstance(self.source, StatusSource) and settings.hold_watch_days > 0
             else None
         )

@@ -47,10 +47,12 @@ class RecordingHandler:
 class SmtpSink:
     """``async with SmtpSink() as sink:`` then point notifier at ``sink.port``."""
 
-    def __init__(self, handler: RecordingHandler | None = None, **smtp_options: Any) -> None:
+    def __init__(
+        self, handler: RecordingHandler | None = None, *, port: int = 0, **smtp_options: Any
+    ) -> None:
         self.handler = handler or RecordingHandler()
         self.host = "127.0.0.1"
-        self.port = 0
+        self.port = port
         self._options = smtp_options
         self._server: asyncio.Server | None = None
 
@@ -61,8 +63,12 @@ class SmtpSink:
     async def start(self) -> SmtpSink:
         loop = asyncio.get_running_loop()
         options = {"hostname": "sink.localhost", "decode_data": False, **self._options}
+        # A stopped sink can start again on the same port: the mail server coming back.
         self._server = await loop.create_server(
-            lambda: SMTPProtocol(self.handler, loop=loop, **options), self.host, 0
+            lambda: SMTPProtocol(self.handler, loop=loop, **options),
+            self.host,
+            self.port,
+            reuse_address=True,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self

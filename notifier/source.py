@@ -134,7 +134,7 @@ class NativeSource:
 
     def __init__(self, url: str, *, engine: AsyncEngine | None = None) -> None:
         self._url = url
-        self._engine = engine or create_engine(url)
+        self._engine = engine or create_engine(url, lenient_text=True)
 
     def _comment_columns(self) -> list[Any]:
         return [

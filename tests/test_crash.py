@@ -1,0 +1,199 @@
+"""``notifier run`` as a real process, killed and stopped in the middle of delivering."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from notifier.outbox import Outbox
+from notifier.sink import SmtpSink
+from notifier.source import comments
+from tests.fault_helpers import SlowServer, StallsAtData, message_ids, outbox_rows
+from tests.helpers import Blog, environment_for
+
+pytestmark = pytest.mark.slow
+
+
+class Worker:
+    """``python -m notifier run`` in a subprocess, its log in a file."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
+        self.env.update(env)
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> Worker:
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "notifier", "run", env=self.env, stderr=log
+            )
+        return self
+
+    async def stop(self, sig: signal.Signals, timeout: float = 30) -> tuple[int, float]:
+        """Send ``sig``; return the exit status and how long the process took to go."""
+        assert self.process is not None
+        started = time.monotonic()
+        self.process.send_signal(sig)
+        code = await asyncio.wait_for(self.process.wait(), timeout)
+        return code, time.monotonic() - started
+
+    async def aclose(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Blog]:
+    blog = Blog(f"sqlite:///{tmp_path}/comments.db")
+    await blog.create()
+    yield blog
+    await blog.aclose()
+
+
+async def post_many(blog: Blog, count: int) -> None:
+    """``count`` comments in one transaction: the blog's busy day."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    async with blog.engine.begin() as conn:
+        await conn.execute(
+            insert(comments),
+            [
+                {
+                    "post_id": blog.post_id,
+                    "author_name": f"Reader {i}",
+                    "author_email": f"reader{i}@example.net",
+                    "body": f"Comment number {i}",
+                    "status": "pending",
+                    "created_at": now,
+                }
+                for i in range(count)
+            ],
+        )
+
+
+async def running(
+    tmp_path: Path, server: SmtpSink, store: Blog, state: str, **overrides: str
+) -> Callable[[], Awaitable[Worker]]:
+    env = environment_for(server, store.url, state, poll_interval="0.2", **overrides)
+
+    async def start() -> Worker:
+        return await Worker(env, tmp_path / "notifier.log").start()
+
+    return start
+
+
+async def test_a_worker_killed_mid_delivery_loses_nothing_and_doubles_at_most_one(
+    tmp_path: Path, store: Blog, sqlite_state: str
+) -> None:
+    total = 300
+    await post_many(store, total)
+    handler = SlowServer(delay=0.005)
+    async with SmtpSink(handler) as server:
+        start = await running(tmp_path, server, store, sqlite_state, lease_seconds="1")
+        first = await start()
+        try:
+            await until(lambda: len(handler.received) >= 100, 30, "100 messages")
+            code, _ = await first.stop(signal.SIGKILL)
+            assert code == -signal.SIGKILL
+            at_kill = len(handler.received)
+        finally:
+            await first.aclose()
+
+        second = await start()
+        try:
+            await until(lambda: len(set(message_ids(handler))) >= total, 30, "every message")
+            code, _ = await second.stop(signal.SIGTERM)
+            assert code == 0
+        finally:
+            await second.aclose()
+
+    ids = message_ids(handler)
+    duplicates = len(ids) - len(set(ids))
+    print(f"\nSIGKILL after {at_kill} of {total} messages: {duplicates} duplicate(s) after restart")
+    assert len(set(ids)) == total
+    # One connection, one message at a time: only the one between the server's 250
+    # and our "sent" mark can be sent twice.
+    assert duplicates <= 1
+    rows = await outbox_rows(sqlite_state)
+    assert [r.state for r in rows] == ["sent"] * total
+
+
+async def test_sigterm_finishes_the_message_in_flight_and_leaves_nothing_claimed(
+    tmp_path: Path, store: Blog, sqlite_state: str
+) -> None:
+    total = 200
+    await post_many(store, total)
+    handler = SlowServer(delay=0.02)
+    async with SmtpSink(handler) as server:
+        start = await running(tmp_path, server, store, sqlite_state, shutdown_timeout="10")
+        worker = await start()
+        try:
+            await until(lambda: len(handler.received) >= 20, 30, "20 messages")
+            code, took = await worker.stop(signal.SIGTERM)
+        finally:
+            await worker.aclose()
+        assert code == 0
+        assert took < 10
+
+        rows = await outbox_rows(sqlite_state)
+        assert [r for r in rows if r.lease_owner or r.lease_expires_at] == []
+        box = Outbox(sqlite_state)
+        stats = await box.stats(datetime.now(UTC))
+        await box.aclose()
+        assert stats.claimed == 0
+        # Every message the server took is marked sent; nothing unsent was charged.
+        assert stats.sent == len(handler.received) < total
+        assert all(r.attempts == 0 for r in rows if r.state == "pending")
+
+        worker = await start()
+        try:
+            await until(lambda: len(handler.received) >= total, 30, "the rest")
+            code, _ = await worker.stop(signal.SIGTERM)
+            assert code == 0
+        finally:
+            await worker.aclose()
+    ids = message_ids(handler)
+    assert len(ids) == len(set(ids)) == total  # a graceful stop sends nothing twice
+    assert "stopped" in (tmp_path / "notifier.log").read_text()
+
+
+async def test_sigterm_with_a_stalled_server_gives_up_at_the_shutdown_timeout(
+    tmp_path: Path, store: Blog, sqlite_state: str
+) -> None:
+    await store.comment("Stuck on the wire")
+    await store.comment("Never started")
+    handler = StallsAtData(seconds=60)
+    async with SmtpSink(handler) as server:
+        start = await running(
+            tmp_path, server, store, sqlite_state, shutdown_timeout="1", smtp_timeout="60"
+        )
+        worker = await start()
+        try:
+            await until(lambda: handler.data_tries == 1, 30, "the stall")
+            code, took = await worker.stop(signal.SIGTERM)
+        finally:
+            await worker.aclose()
+    assert code == 0
+    assert took < 6
+    rows = await outbox_rows(sqlite_state)
+    # The cancelled message and the one behind it are free for the next start at once.
+    assert [(r.state, r.lease_owner) for r in rows] == [("pending", None), ("pending", None)]
+    assert "shutdown timeout reached" in (tmp_path / "notifier.log").read_text()

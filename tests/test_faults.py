@@ -1,0 +1,573 @@
+"""Delivery when the mail server, the network or the settings fail: real servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+from aiosmtpd.smtp import AuthResult
+
+from notifier import commands
+from notifier.deliver import backoff, classify
+from notifier.errors import (
+    DeliveryConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    UncertainDeliveryError,
+)
+from notifier.outbox import Outbox
+from notifier.service import Service, run_once
+from notifier.settings import Settings
+from notifier.sink import SmtpSink
+from tests.fault_helpers import (
+    DropsAtData,
+    Scripted,
+    StallsAtData,
+    message_ids,
+    outbox_rows,
+)
+from tests.helpers import MODERATOR, MODERATOR_2, Blog, settings_for
+
+# --- classify() and backoff(): pure logic -----------------------------------------
+
+R = aiosmtplib
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "code"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), TransientDeliveryError, None),
+        (ConnectionResetError(104, "Connection reset by peer"), TransientDeliveryError, None),
+        (TimeoutError(), TransientDeliveryError, None),
+        (R.SMTPConnectError("refused"), TransientDeliveryError, None),
+        (R.SMTPConnectTimeoutError("no answer"), TransientDeliveryError, None),
+        (R.SMTPConnectResponseError(421, "too busy"), TransientDeliveryError, None),
+        (R.SMTPServerDisconnected("gone"), TransientDeliveryError, None),
+        (R.SMTPTimeoutError("slow"), TransientDeliveryError, None),
+        (R.SMTPReadTimeoutError("slow"), TransientDeliveryError, None),
+        (R.SMTPResponseException(421, "closing channel"), TransientDeliveryError, 421),
+        (R.SMTPSenderRefused(451, "local error", "a@b.org"), TransientDeliveryError, 451),
+        (R.SMTPRecipientRefused(450, "mailbox busy", "x@y.org"), TransientDeliveryError, 450),
+        (R.SMTPDataError(452, "insufficient storage"), TransientDeliveryError, 452),
+        (R.SMTPHeloError(421, "try later"), TransientDeliveryError, 421),
+        (R.SMTPSenderRefused(553, "sender not allowed", "a@b.org"), PermanentDeliveryError, 553),
+        (R.SMTPRecipientRefused(550, "no such user", "x@y.org"), PermanentDeliveryError, 550),
+        (
+            R.SMTPRecipientsRefused([R.SMTPRecipientRefused(550, "no such user", "x@y.org")]),
+            PermanentDeliveryError,
+            550,
+        ),
+        (R.SMTPDataError(554, "rejected as spam"), PermanentDeliveryError, 554),
+        (R.SMTPNotSupported("SMTPUTF8 is not supported"), PermanentDeliveryError, None),
+        (ValueError("address cannot be sent safely"), PermanentDeliveryError, None),
+        (R.SMTPAuthenticationError(535, "credentials invalid"), DeliveryConfigError, 535),
+        (R.SMTPResponseException(530, "authentication required"), DeliveryConfigError, 530),
+        (R.SMTPSenderRefused(530, "authentication required", "a@b.org"), DeliveryConfigError, 530),
+        (R.SMTPRecipientRefused(530, "authentication required", "x@y"), DeliveryConfigError, 530),
+        (R.SMTPHeloError(550, "not from your network"), DeliveryConfigError, 550),
+        (ssl.SSLCertVerificationError("certificate verify failed"), DeliveryConfigError, None),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_classify_sorts_every_failure_into_one_kind(
+    error: BaseException, kind: type[DeliveryError], code: int | None
+) -> None:
+    result = classify(error)
+    assert type(result) is kind
+    assert result.code == code
+
+
+def test_classify_keeps_the_refused_recipient_and_the_servers_words() -> None:
+    result = classify(R.SMTPRecipientRefused(550, "5.1.1 no such user", "x@y.org"))
+    assert result.recipient == "x@y.org"
+    assert str(result) == "550 recipient refused: 5.1.1 no such user"
+
+
+def test_starttls_missing_is_a_configuration_problem_only_while_connecting() -> None:
+    missing = R.SMTPException("SMTP STARTTLS extension not supported by server.")
+    assert type(classify(missing, connecting=True)) is DeliveryConfigError
+    assert type(classify(missing)) is TransientDeliveryError
+
+
+def test_classify_passes_our_own_errors_through() -> None:
+    error = UncertainDeliveryError("outcome unknown")
+    assert classify(error) is error
+
+
+def _defaults() -> Settings:
+    return settings_for(None, "sqlite:///unused.db", "sqlite:///unused-state.db")
+
+
+def test_backoff_first_retry_comes_within_a_minute_with_the_defaults() -> None:
+    s = _defaults()
+    for draw in (0.0, 0.5, 0.999_999):
+        assert 0 < backoff(1, s.retry_base_seconds, s.retry_cap_seconds, lambda d=draw: d) <= 60
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    s = _defaults()
+    base, cap = s.retry_base_seconds, s.retry_cap_seconds
+    lows = [backoff(n, base, cap, lambda: 0.0) for n in range(1, 30)]
+    highs = [backoff(n, base, cap, lambda: 1.0) for n in range(1, 30)]
+    assert lows == sorted(lows) and highs == sorted(highs)
+    assert lows[1] > lows[0]
+    assert max(highs) == cap
+    assert all(low >= cap / 2 for low in lows[-10:])  # jitter never drops below half
+
+
+def test_backoff_is_jittered() -> None:
+    import random
+
+    s = _defaults()
+    rng = random.Random(7)
+    draws = {backoff(5, s.retry_base_seconds, s.retry_cap_seconds, rng.random) for _ in range(50)}
+    assert len(draws) > 40
+    assert min(draws) >= 240 and max(draws) <= 480  # attempt 5: 480 s, half of it random
+
+
+# --- a real server that misbehaves -----------------------------------------------
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Blog]:
+    """The comment store; its kind does not matter to delivery, so SQLite only."""
+    blog = Blog(f"sqlite:///{tmp_path}/comments.db")
+    await blog.create()
+    yield blog
+    await blog.aclose()
+
+
+async def status_of(settings: Settings) -> str:
+    out = StringIO()
+    assert await commands.status(settings, out, now=datetime.now(UTC)) == 0
+    return out.getvalue()
+
+
+async def test_server_down_for_a_while_then_back_delivers_everything_exactly_once(
+    store: Blog, sqlite_state: str
+) -> None:
+    for i in range(5):
+        await store.comment(f"Comment {i}")
+    server = SmtpSink(Scripted())
+    await server.start()
+    port = server.port
+    await server.stop()
+    settings = settings_for(server, store.url, sqlite_state)
+    service = Service(settings)
+    await service.open()
+    try:
+        for _ in range(3):
+            report = await service.tick()
+            assert report.delivery is not None and report.delivery.unreachable
+        # Waiting for the server costs no message a retry, and nothing is dropped.
+        rows = await outbox_rows(sqlite_state)
+        assert [(r.state, r.attempts, r.lease_owner) for r in rows] == [("pending", 0, None)] * 5
+        status = await status_of(settings)
+        assert "pending   5" in status and "last delivery:  never" in status
+        assert "oldest pending: 0:00:0" in status  # an age, not "-"
+
+        back = SmtpSink(Scripted(), port=port)
+        await back.start()
+        try:
+            report = await service.tick()
+            assert report.delivery is not None and report.delivery.sent == 5
+            await service.tick()
+        finally:
+            await back.stop()
+    finally:
+        await service.close()
+    assert len(back.received) == 5
+    assert len(set(message_ids(back.handler))) == 5
+
+
+@pytest.mark.parametrize(
+    ("rcpt", "data", "said"),
+    [
+        ((), ("421 4.3.2 closing channel, try later",), "421"),
+        (("450 4.2.1 mailbox busy",), (), "450"),
+        ((), ("451 4.3.0 local error",), "451"),
+    ],
+    ids=["421 at DATA", "450 at RCPT", "451 at DATA"],
+)
+async def test_a_temporary_refusal_is_retried_then_delivered_once(
+    store: Blog, sqlite_state: str, rcpt: tuple[str, ...], data: tuple[str, ...], said: str
+) -> None:
+    await store.comment("Hello")
+    handler = Scripted(rcpt=rcpt, data=data)
+    async with SmtpSink(handler) as server:
+        settings = settings_for(server, store.url, sqlite_state, retry_base_seconds="0.001")
+        assert await run_once(settings) == 1
+
+        [row] = await outbox_rows(sqlite_state)
+        assert (row.state, row.attempts) == ("pending", 1)
+        assert row.last_error.startswith(said)
+        assert "retrying  1" in await status_of(settings)
+
+        assert await run_once(settings) == 0
+        assert await run_once(settings) == 0
+    [row] = await outbox_rows(sqlite_state)
+    assert (row.state, row.attempts, row.last_error) == ("sent", 2, None)
+    assert len(handler.received) == 1
+
+
+@pytest.mark.parametrize(
+    ("rcpt", "data", "said"),
+    [
+        (("550 5.1.1 no such mailbox here",), (), "550 recipient refused: 5.1.1 no such mailbox"),
+        ((), ("554 5.7.1 rejected as spam",), "554 5.7.1 rejected as spam"),
+    ],
+    ids=["550 at RCPT", "554 at DATA"],
+)
+async def test_a_permanent_refusal_is_a_dead_letter_whose_reason_status_shows(
+    store: Blog, sqlite_state: str, rcpt: tuple[str, ...], data: tuple[str, ...], said: str
+) -> None:
+    await store.comment("Hello")
+    await store.comment("And hello again")
+    handler = Scripted(rcpt=rcpt, data=data)
+    async with SmtpSink(handler) as server:
+        settings = settings_for(server, store.url, sqlite_state, retry_base_seconds="0.001")
+        assert await run_once(settings) == 1  # says that a dead letter was made
+        tries = handler.mail_commands
+        assert await run_once(settings) == 0
+        assert handler.mail_commands == tries  # a dead letter is never tried again
+
+    first, second = await outbox_rows(sqlite_state)
+    assert (first.state, first.attempts) == ("dead", 1)
+    assert second.state == "sent"  # the rest flow on
+    assert len(handler.received) == 1
+    status = await status_of(settings)
+    assert "dead      1" in status and "sent      1" in status
+    assert f"#{first.id}" in status and said in status
+
+
+async def test_one_refused_recipient_among_several_dead_letters_only_that_one(
+    store: Blog, sqlite_state: str
+) -> None:
+    await store.comment("Hello moderators")
+    handler = Scripted(refuse={MODERATOR_2: "550 5.1.1 no such mailbox"})
+    async with SmtpSink(handler) as server:
+        settings = settings_for(
+            server, store.url, sqlite_state, moderators=f"{MODERATOR},{MODERATOR_2}"
+        )
+        assert await run_once(settings) == 1
+
+    # One recipient per message: a refusal cannot take another recipient's copy with it.
+    assert [r.rcpt_tos for r in handler.received] == [[MODERATOR]]
+    states = {r.recipient: (r.state, r.last_error) for r in await outbox_rows(sqlite_state)}
+    assert states[MODERATOR] == ("sent", None)
+    assert states[MODERATOR_2][0] == "dead"
+    assert states[MODERATOR_2][1].startswith("550 recipient refused")
+
+
+class Login:
+    """An aiosmtpd authenticator that refuses every login until told otherwise."""
+
+    def __init__(self) -> None:
+        self.accept = False
+        self.tries = 0
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+        self.tries += 1
+        # handled=False: aiosmtpd answers 535 itself (True would mean "already answered").
+        return AuthResult(success=self.accept, handled=False)
+
+
+def _pauses(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(getattr(r, "action", None) == "delivery_paused" for r in caplog.records)
+
+
+async def test_a_refused_login_pauses_delivery_without_charging_the_message(
+    store: Blog, sqlite_state: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await store.comment("Hello")
+    login = Login()
+    handler = Scripted()
+    async with SmtpSink(handler, authenticator=login, auth_require_tls=False) as server:
+        settings = settings_for(
+            server, store.url, sqlite_state, smtp_username="notifier", smtp_password="wrong"
+        )
+        service = Service(settings)
+        await service.open()
+        try:
+            for _ in range(3):
+                report = await service.tick()
+                assert report.delivery is not None
+                assert report.delivery.paused and "535" in report.delivery.paused
+            assert login.tries >= 3 and handler.mail_commands == 0  # tried each pass, sent nothing
+            [row] = await outbox_rows(sqlite_state)
+            assert (row.state, row.attempts, row.lease_owner) == ("pending", 0, None)
+            assert _pauses(caplog) == 1  # one loud line, not one per poll
+            assert "DELIVERY PAUSED: 535" in await status_of(settings)
+
+            login.accept = True
+            report = await service.tick()
+            assert report.delivery is not None
+            assert (report.delivery.sent, report.delivery.paused) == (1, None)
+        finally:
+            await service.close()
+    [row] = await outbox_rows(sqlite_state)
+    assert (row.state, row.attempts) == ("sent", 1)
+    assert len(handler.received) == 1
+    assert "DELIVERY PAUSED" not in await status_of(settings)
+
+
+async def test_starttls_required_but_not_offered_pauses_and_sends_nothing_in_clear(
+    store: Blog, sqlite_state: str
+) -> None:
+    await store.comment("A private question about my treatment")
+    handler = Scripted()
+    async with SmtpSink(handler) as server:  # no TLS context: STARTTLS is not offered
+        settings = settings_for(server, store.url, sqlite_state, smtp_tls="starttls")
+        assert await run_once(settings) == 1
+        assert await run_once(settings) == 1
+    assert handler.mail_commands == 0 and handler.received == []
+    [row] = await outbox_rows(sqlite_state)
+    assert (row.state, row.attempts) == ("pending", 0)
+    assert "DELIVERY PAUSED: cannot set up the SMTP session" in await status_of(settings)
+
+
+async def test_a_server_refusing_our_greeting_pauses_delivery_and_kills_no_message(
+    store: Blog, sqlite_state: str
+) -> None:
+    class RefusesUs(Scripted):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+            return ["550 5.7.1 not from your network"]
+
+        async def handle_HELO(self, server, session, envelope, hostname):  # type: ignore[no-untyped-def]
+            return "550 5.7.1 not from your network"
+
+    await store.comment("Hello")
+    await store.comment("Hello again")
+    async with SmtpSink(RefusesUs()) as server:
+        settings = settings_for(server, store.url, sqlite_state)
+        assert await run_once(settings) == 1
+    rows = await outbox_rows(sqlite_state)
+    assert [(r.state, r.attempts) for r in rows] == [("pending", 0), ("pending", 0)]
+
+
+async def test_a_connection_dropped_at_data_is_retried_and_delivered_once(
+    store: Blog, sqlite_state: str
+) -> None:
+    await store.comment("Hello")
+    handler = DropsAtData()
+    async with SmtpSink(handler) as server:
+        settings = settings_for(server, store.url, sqlite_state, retry_base_seconds="0.001")
+        service = Service(settings)
+        await service.open()
+        try:
+            first = await service.tick()
+            assert first.delivery is not None
+            assert (first.delivery.sent, first.delivery.retried) == (0, 1)
+            assert first.delivery.uncertain == 1  # the server had the whole message
+            second = await service.tick()
+            assert second.delivery is not None and second.delivery.sent == 1
+        finally:
+            await service.close()
+    assert handler.data_tries == 2
+    assert len(handler.received) == 1
+    [row] = await outbox_rows(sqlite_state)
+    assert (row.state, row.attempts) == ("sent", 2)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "smtp_timeout"),
+    [("0.5", "30"), ("30", "0.5")],
+    ids=["overall send deadline", "SMTP read timeout"],
+)
+async def test_a_server_that_stalls_after_data_is_retried_and_counted_uncertain(
+    store: Blog, sqlite_state: str, deadline: str, smtp_timeout: str
+) -> None:
+    await store.comment("Hello")
+    handler = StallsAtData(seconds=10)
+    async with SmtpSink(handler) as server:
+        settings = settings_for(
+            server,
+            store.url,
+            sqlite_state,
+            send_timeout=deadline,
+            smtp_timeout=smtp_timeout,
+            retry_base_seconds="0.001",
+        )
+        service = Service(settings)
+        await service.open()
+        try:
+            started = asyncio.get_running_loop().time()
+            first = await service.tick()
+            assert asyncio.get_running_loop().time() - started < 3
+            assert first.delivery is not None
+            assert (first.delivery.uncertain, first.delivery.retried) == (1, 1)
+            second = await service.tick()
+            assert second.delivery is not None
+            assert (second.delivery.sent, second.delivery.uncertain) == (1, 0)
+        finally:
+            await service.close()
+    assert len(handler.received) == 1
+
+
+# --- leases ------------------------------------------------------------------------
+
+
+async def test_a_lease_keeps_a_row_from_other_workers_until_it_expires(state_url: str) -> None:
+    from notifier.outbox import OutboxEntry
+
+    box = Outbox(state_url)
+    await box.create()
+    try:
+        t0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+        lease = timedelta(seconds=60)
+        cursor = await box.load_cursor("test")
+        assert cursor is None
+        from notifier.detect import Cursor
+
+        await box.init_cursor("test", 0, t0)
+        entry = OutboxEntry("comment:1", MODERATOR, "new_comment", 1, "<m@x>", b"data")
+        assert await box.commit_batch("test", Cursor(0, (), 0), Cursor(1, (), 1), [entry], t0)
+        [mine] = await box.claim("crashed", 10, t0, lease)
+        assert mine.attempts == 1
+
+        # Another worker, before the lease expires: nothing for it.
+        assert await box.claim("other", 10, t0 + timedelta(seconds=59), lease) == []
+        # After: the row of a worker that died is due again.
+        [theirs] = await box.claim("other", 10, t0 + timedelta(seconds=61), lease)
+        assert (theirs.id, theirs.attempts) == (mine.id, 2)
+
+        # The old holder wakes up: its writes are refused, the new holder's stand.
+        late = t0 + timedelta(seconds=62)
+        assert await box.mark_sent(mine.id, "crashed", late) is False
+        assert await box.mark_dead(mine.id, "crashed", late, "x") is False
+        assert await box.mark_retry(mine.id, "crashed", late, late, "x") is False
+        assert await box.release("crashed", [mine.id]) == 0
+        [row] = await outbox_rows(state_url)
+        assert (row.state, row.lease_owner) == ("pending", "other")
+        assert await box.mark_sent(mine.id, "other", late) is True
+        [row] = await outbox_rows(state_url)
+        assert (row.state, row.lease_owner, row.lease_expires_at) == ("sent", None, None)
+    finally:
+        await box.aclose()
+
+
+async def test_the_sqlite_outbox_is_durable_wal_and_synchronous_full(sqlite_state: str) -> None:
+    from sqlalchemy import text
+
+    box = Outbox(sqlite_state)
+    try:
+        await box.create()
+        async with box._engine.connect() as conn:
+            journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            synchronous = (await conn.execute(text("PRAGMA synchronous"))).scalar()
+    finally:
+        await box.aclose()
+    assert (journal, synchronous) == ("wal", 2)  # 2 is FULL
+
+
+# --- the comment store failing -------------------------------------------------------
+
+
+async def test_a_broken_comment_store_keeps_the_service_up_and_misses_nothing(
+    tmp_path: Path, sqlite_state: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store's file turns to garbage for a while; meanwhile the blog keeps posting
+    (to the copy it will be restored from), and queued mail still goes out."""
+    path = tmp_path / "comments.db"
+    blog = Blog(f"sqlite:///{path}")
+    await blog.create()
+    await blog.comment("Before the outage")
+    await blog.aclose()
+
+    async with SmtpSink(Scripted()) as server:
+        service = Service(settings_for(server, f"sqlite:///{path}", sqlite_state))
+        await service.open()
+        try:
+            await service.poller.poll()  # queued, not yet delivered
+            good = path.read_bytes()
+            path.write_bytes(b"this is not a database " * 500)
+
+            report = await service.tick()
+            assert report.problems and "comment store" in report.problems[0]
+            assert report.delivery is not None and report.delivery.sent == 1
+            assert "LAST POLL FAILED: cannot read the comment store" in await status_of(
+                service.settings
+            )
+
+            # The blog keeps taking comments while we cannot read them.
+            (tmp_path / "restore.db").write_bytes(good)
+            meanwhile = Blog(f"sqlite:///{tmp_path}/restore.db")
+            meanwhile.post_id = 1
+            await meanwhile.comment("Posted during the outage")
+            await meanwhile.comment("Also posted during the outage")
+            await meanwhile.aclose()
+            report = await service.tick()
+            assert report.problems
+
+            path.write_bytes((tmp_path / "restore.db").read_bytes())
+            report = await service.tick()
+            assert report.problems == []
+            assert report.poll is not None and report.poll.comments == 2
+        finally:
+            await service.close()
+    bodies = [str(r.message.get_body(("plain",)).get_content()) for r in server.received]
+    assert len(bodies) == 3
+    assert sum("during the outage" in b for b in bodies) == 2
+    assert "LAST POLL FAILED" not in await status_of(service.settings)
+    assert any(getattr(r, "action", None) == "poll_failed" for r in caplog.records)
+
+
+@pytest.mark.postgres
+async def test_a_comment_store_whose_queries_fail_recovers_when_access_returns(
+    pg_url: str, sqlite_state: str
+) -> None:
+    """PostgreSQL: the reader loses its rights on the tables, then gets them back."""
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from notifier.db import create_engine
+
+    blog = Blog(pg_url)
+    await blog.create()
+    role = f"notifier_reader_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+
+    async def sql(statement: str) -> None:
+        async with admin.connect() as conn:
+            await conn.execute(text(statement))
+
+    await sql(f"CREATE ROLE {role} LOGIN")
+    await sql(f"GRANT SELECT ON posts, comments, comment_flags TO {role}")
+    reader_url = make_url(pg_url).set(username=role).render_as_string(hide_password=False)
+    try:
+        await blog.comment("Before the outage")
+        async with SmtpSink(Scripted()) as server:
+            service = Service(settings_for(server, reader_url, sqlite_state))
+            await service.open()
+            try:
+                await service.poller.poll()
+                await sql(f"REVOKE SELECT ON comments FROM {role}")
+                await blog.comment("Posted during the outage")
+
+                report = await service.tick()
+                assert report.problems and "permission denied" in report.problems[0]
+                assert report.delivery is not None and report.delivery.sent == 1
+
+                await sql(f"GRANT SELECT ON comments TO {role}")
+                report = await service.tick()
+                assert report.problems == []
+                assert report.delivery is not None and report.delivery.sent == 1
+            finally:
+                await service.close()
+        assert len(server.received) == 2
+    finally:
+        await blog.aclose()
+        await sql(f"REVOKE ALL ON posts, comments, comment_flags FROM {role}")
+        await sql(f"DROP ROLE {role}")
+        await admin.dispose()
+        logging.getLogger(__name__).debug("dropped %s", role)
