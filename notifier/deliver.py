@@ -333,7 +333,10 @@ class Deliverer:
         now = self._clock()
         extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}
         age = (now - message.created_at).total_seconds()
-        if age >= self._s.give_up_after_seconds:
+        if (
+            age >= self._s.give_up_after_seconds
+            and message.attempts >= self._s.give_up_after_attempts
+        ):
             report.dead += 1
             reason = f"gave up after {message.attempts} attempts over {age / 3600:.1f}h: {reason}"
             await self._record(self._outbox.mark_dead(message.id, self._owner, now, reason))

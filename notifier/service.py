@@ -97,7 +97,9 @@ class Service:
         poll: PollReport | None = None
         poll_error = ""
         try:
-            poll = await self.poller.poll()
+            # A store that hangs instead of failing must not hold up delivery.
+            async with asyncio.timeout(self.settings.source_timeout):
+                poll = await self.poller.poll()
             log.info(
                 "poll: %d new comments, %d new flags, %d emails queued, %d dead letters",
                 poll.comments,
@@ -109,6 +111,9 @@ class Service:
         except (SourceError, StateError) as exc:
             poll_error = str(exc)
             log.error("poll failed: %s", exc, extra={"action": "poll_failed"})
+        except TimeoutError:
+            poll_error = f"the poll took longer than {self.settings.source_timeout:g}s"
+            log.error("poll failed: %s", poll_error, extra={"action": "poll_failed"})
         except Exception as exc:
             # A bug or a row we did not foresee: say so loudly, with the traceback,
             # but still deliver what is queued (the docstring's promise).

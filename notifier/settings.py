@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # How long a gap in the ids (a comment whose transaction had not committed
     # when we read past it) is looked at again before it is given up.
     lookback_seconds: float = Field(default=600.0, ge=0)
+    # A poll that takes longer is abandoned (and retried next time), so delivery goes on.
+    source_timeout: float = Field(default=120.0, gt=0)
 
     # WordPress (NOTIFIER_SOURCE_KIND=wordpress or wordpress-rest)
     site_url: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
@@ -120,6 +122,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_cap_seconds: float = Field(default=1800.0, gt=0)
     give_up_after_seconds: float = Field(default=2 * 86400.0, gt=0)
+    # ...and only after this many tries, so that after a long outage the first
+    # temporary refusal does not kill every message that waited through it.
+    give_up_after_attempts: int = Field(default=5, ge=1)
     lease_seconds: float = Field(default=300.0, gt=0)
     shutdown_timeout: float = Field(default=30.0, ge=0)
 
