@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from notifier.db import safe_url
-from notifier.deliver import SmtpTransport
 from notifier.errors import NotifierError, TemplateError
 from notifier.outbox import Outbox
 from notifier.render import Renderer
 from notifier.route import TEMPLATE_NAMES
 from notifier.samples import sample_contexts
 from notifier.settings import Settings
+from notifier.smtp import SmtpTransport
 from notifier.source import create_schema
 from notifier.sources import build_source
 

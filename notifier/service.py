@@ -13,13 +13,13 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from notifier.deliver import Deliverer, DeliveryReport, MailTransport, SmtpTransport
+from notifier.deliver import Deliverer, DeliveryReport
 from notifier.errors import SourceError, StateError, TemplateError
 from notifier.holds import HoldWatcher, StatusSource
 from notifier.outbox import Outbox
@@ -27,6 +27,7 @@ from notifier.poller import Poller, PollReport
 from notifier.render import Renderer
 from notifier.samples import sample_contexts
 from notifier.settings import Settings
+from notifier.smtp import MailTransport, SmtpTransport
 from notifier.source import CommentSource
 from notifier.sources import build_source
 
@@ -53,14 +54,16 @@ class Service:
         *,
         source: CommentSource | None = None,
         outbox: Outbox | None = None,
-        transport: MailTransport | None = None,
+        transports: Sequence[MailTransport] | None = None,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.settings = settings
         self.renderer = Renderer(settings.templates_dir)
         self.source = source or build_source(settings)
         self.outbox = outbox or Outbox(settings.state_url)
-        self.transport = transport or SmtpTransport(settings)
+        self.transports = list(transports or ()) or [
+            SmtpTransport(settings) for _ in range(settings.smtp_connections)
+        ]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self.holds = (
@@ -71,7 +74,7 @@ class Service:
         self.poller = Poller(
             settings, self.source, self.outbox, self.renderer, clock=clock, holds=self.holds
         )
-        self.deliverer = Deliverer(settings, self.outbox, self.transport, self.owner, clock=clock)
+        self.deliverer = Deliverer(settings, self.outbox, self.transports, self.owner, clock=clock)
         self._paused: str | None = None
         self._unreachable: str | None = None
 
@@ -173,7 +176,7 @@ class Service:
         self._unreachable = reason
 
     async def close(self) -> None:
-        await self.transport.aclose()
+        await asyncio.gather(*(t.aclose() for t in self.transports))
         await self.source.aclose()
         if self.holds is not None:
             await self.holds.aclose()

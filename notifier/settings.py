@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     smtp_password: Annotated[SecretStr | None, BeforeValidator(_blank_is_none)] = None
     smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout: float = Field(default=30.0, gt=0)
+    smtp_connections: int = Field(default=4, ge=1, le=32)
+    smtp_max_per_minute: Annotated[int | None, BeforeValidator(_blank_is_none)] = Field(
+        default=None, ge=1
+    )
     send_timeout: float = Field(default=120.0, gt=0)
 
     # Who hears about what

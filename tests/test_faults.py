@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult
 
 from notifier import commands
-from notifier.deliver import backoff, classify
+from notifier.deliver import backoff
 from notifier.errors import (
     DeliveryConfigError,
     DeliveryError,
@@ -27,6 +27,7 @@ from notifier.outbox import Outbox
 from notifier.service import Service, run_once
 from notifier.settings import Settings
 from notifier.sink import SmtpSink
+from notifier.smtp import classify
 from tests.fault_helpers import (
     DropsAtData,
     Scripted,
