@@ -28,7 +28,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.sql.elements import ColumnElement
 
 from notifier.db import create_engine, safe_url
 from notifier.errors import SourceError
@@ -115,8 +114,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _id_filter(column: Any, after: int, gaps: Sequence[IdRange]) -> ColumnElement[bool]:
-    return or_(column > after, *(column.between(low, high) for low, high in gaps))
+def _by_id(
+    statement: Any, column: Any, after: int, gaps: Sequence[IdRange], limit: int
+) -> list[Any]:
+    """The statements that read rows with id > ``after``, and rows inside ``gaps``.
+
+    Two statements, not one with OR: with ORDER BY id LIMIT n, SQLite walks the
+    primary key from the start through every row below ``after`` (110 ms instead
+    of 2 on a million comments).  Rows found in gaps are few by nature.
+    """
+    statements = [statement.where(column > after).order_by(column).limit(limit)]
+    if gaps:
+        statements.append(statement.where(or_(*(column.between(lo, hi) for lo, hi in gaps))))
+    return statements
 
 
 async def create_schema(url: str) -> None:
@@ -182,33 +192,24 @@ class NativeSource:
         return int(rows[0][0]), int(rows[0][1])
 
     async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
-        statement = (
-            select(*self._comment_columns())
-            .select_from(comments.join(posts, posts.c.id == comments.c.post_id))
-            .where(_id_filter(comments.c.id, after, gaps))
-            .order_by(comments.c.id)
-            .limit(limit)
+        statement = select(*self._comment_columns()).select_from(
+            comments.join(posts, posts.c.id == comments.c.post_id)
         )
-        return [self._comment(row) for row in await self._rows(statement)]
+        rows = await self._rows_by_id(statement, comments.c.id, after, gaps, limit)
+        return [self._comment(row) for row in rows]
 
     async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
-        statement = (
-            select(
-                comment_flags.c.id.label("flag_id"),
-                comment_flags.c.reason,
-                comment_flags.c.note,
-                comment_flags.c.flagged_by,
-                comment_flags.c.created_at.label("flag_created_at"),
-                *self._comment_columns(),
+        statement = select(
+            comment_flags.c.id.label("flag_id"),
+            comment_flags.c.reason,
+            comment_flags.c.note,
+            comment_flags.c.flagged_by,
+            comment_flags.c.created_at.label("flag_created_at"),
+            *self._comment_columns(),
+        ).select_from(
+            comment_flags.join(comments, comments.c.id == comment_flags.c.comment_id).join(
+                posts, posts.c.id == comments.c.post_id
             )
-            .select_from(
-                comment_flags.join(comments, comments.c.id == comment_flags.c.comment_id).join(
-                    posts, posts.c.id == comments.c.post_id
-                )
-            )
-            .where(_id_filter(comment_flags.c.id, after, gaps))
-            .order_by(comment_flags.c.id)
-            .limit(limit)
         )
         return [
             Flag(
@@ -219,8 +220,16 @@ class NativeSource:
                 flagged_by=_text(row.flagged_by) or None,
                 created_at=_utc(row.flag_created_at),
             )
-            for row in await self._rows(statement)
+            for row in await self._rows_by_id(statement, comment_flags.c.id, after, gaps, limit)
         ]
+
+    async def _rows_by_id(
+        self, statement: Any, column: Any, after: int, gaps: Sequence[IdRange], limit: int
+    ) -> list[Any]:
+        rows = []
+        for query in _by_id(statement, column, after, gaps, limit):
+            rows.extend(await self._rows(query))
+        return sorted(rows, key=lambda row: row[0])
 
     async def pending_count(self) -> int:
         rows = await self._rows(
