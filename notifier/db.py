@@ -52,12 +52,22 @@ def _lenient_text(value: bytes) -> str:
 
 
 def create_engine(
-    value: str, *, durable: bool = False, lenient_text: bool = False, **kwargs: Any
+    value: str,
+    *,
+    durable: bool = False,
+    relaxed: bool = False,
+    lenient_text: bool = False,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An AsyncEngine for ``value``.
 
     ``durable`` makes SQLite keep its promises: WAL journal and synchronous=FULL,
     so a commit is on disk before the message it records is sent.
+
+    ``relaxed`` is for writes whose loss can only cause a duplicate, never a lost
+    message (a "sent" mark, a retry time): commits survive the process being
+    killed but not a power cut, and cost no fsync each.  SQLite: WAL with
+    synchronous=NORMAL; PostgreSQL: synchronous_commit=off.
 
     ``lenient_text`` reads SQLite TEXT that is not valid UTF-8 with replacement
     characters.  SQLite stores whatever bytes it is given; by default sqlite3
@@ -69,15 +79,18 @@ def create_engine(
         kwargs.setdefault("connect_args", {}).setdefault("timeout", 30)
     else:
         kwargs.setdefault("pool_pre_ping", True)
+        if relaxed and url.get_backend_name() == "postgresql":
+            settings = kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})
+            settings["synchronous_commit"] = "off"
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            if durable:
+            if durable or relaxed:
                 cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=FULL")
+                cursor.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
             if lenient_text:

@@ -178,17 +178,24 @@ class Outbox:
     def __init__(self, url: str, *, engine: AsyncEngine | None = None) -> None:
         self.url = url
         self._engine = engine or create_engine(url, durable=True)
+        # Delivery bookkeeping (claims, outcomes, leases) whose loss in a power cut
+        # can only send a message again: no fsync per message.  What is enqueued,
+        # and the cursor with it, is always written durably.
+        self._relaxed = engine or create_engine(url, relaxed=True)
         self._dialect = self._engine.dialect.name
 
     async def aclose(self) -> None:
         await self._engine.dispose()
+        if self._relaxed is not self._engine:
+            await self._relaxed.dispose()
 
     def _error(self, exc: Exception) -> StateError:
         return StateError(f"state store at {safe_url(self.url)}: {type(exc).__name__}: {exc}")
 
-    async def _run(self, work: Any, *, write: bool = True) -> Any:
+    async def _run(self, work: Any, *, write: bool = True, relaxed: bool = False) -> Any:
+        engine = self._relaxed if relaxed else self._engine
         try:
-            async with self._engine.begin() if write else self._engine.connect() as conn:
+            async with engine.begin() if write else engine.connect() as conn:
                 return await work(conn)
         except (SQLAlchemyError, OSError) as exc:
             raise self._error(exc) from exc
@@ -364,7 +371,7 @@ class Outbox:
                 key=lambda c: c.id,
             )
 
-        claimed: list[Claimed] = await self._run(work)
+        claimed: list[Claimed] = await self._run(work, relaxed=True)
         return claimed
 
     async def _held_update(self, row_id: int, owner: str, **values: Any) -> bool:
@@ -382,14 +389,38 @@ class Outbox:
             )
             return bool(result.rowcount == 1)
 
-        held: bool = await self._run(work)
+        held: bool = await self._run(work, relaxed=True)
         return held
 
     async def mark_sent(self, row_id: int, owner: str, now: datetime) -> bool:
+        return row_id in await self.mark_sent_many([row_id], owner, now)
+
+    async def mark_sent_many(self, ids: Sequence[int], owner: str, now: datetime) -> set[int]:
+        """Mark rows sent in one transaction; return those ``owner`` still held."""
         stamp = _naive(now)
-        return await self._held_update(
-            row_id, owner, state=SENT, sent_at=stamp, updated_at=stamp, last_error=None
-        )
+
+        async def work(conn: AsyncConnection) -> set[int]:
+            result = await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id.in_(list(ids)),
+                    outbox.c.lease_owner == owner,
+                    outbox.c.state == PENDING,
+                )
+                .values(
+                    state=SENT,
+                    sent_at=stamp,
+                    updated_at=stamp,
+                    last_error=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+                .returning(outbox.c.id)
+            )
+            return {int(row_id) for (row_id,) in result.all()}
+
+        held: set[int] = await self._run(work, relaxed=True)
+        return held
 
     async def mark_retry(
         self, row_id: int, owner: str, now: datetime, next_at: datetime, error: str
@@ -427,7 +458,7 @@ class Outbox:
             )
             return int(result.rowcount)
 
-        released: int = await self._run(work)
+        released: int = await self._run(work, relaxed=True)
         return released
 
     async def renew(self, owner: str, ids: Sequence[int], until: datetime) -> None:
@@ -442,7 +473,7 @@ class Outbox:
                 .values(lease_expires_at=_naive(until))
             )
 
-        await self._run(work)
+        await self._run(work, relaxed=True)
 
     # --- operators ---------------------------------------------------------------
 

@@ -1,0 +1,70 @@
+"""Recording outcomes: what is enqueued is written durably; "sent" marks are group-committed."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import event, text
+
+from notifier.deliver import SentMarks
+from notifier.detect import Cursor
+from notifier.outbox import Outbox, OutboxEntry
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+async def outbox_with(url: str, n: int) -> Outbox:
+    box = Outbox(url)
+    await box.create()
+    await box.init_cursor("comments", 0, NOW)
+    entries = [
+        OutboxEntry(f"comment:{i}", "m@example.org", "new_comment", i, f"<{i}@x>", b"data")
+        for i in range(n)
+    ]
+    moved, _ = await box.commit_batch("comments", Cursor(0), Cursor(n, (), 1), entries, NOW)
+    assert moved
+    return box
+
+
+async def test_sent_marks_arriving_together_share_one_commit(sqlite_state: str) -> None:
+    box = await outbox_with(sqlite_state, 8)
+    commits = []
+    event.listen(box._relaxed.sync_engine, "commit", lambda conn: commits.append(1))
+    try:
+        claimed = await box.claim("me", 8, NOW, timedelta(minutes=5))
+        marks = SentMarks(box, "me", lambda: NOW)
+        commits.clear()
+        held = await asyncio.gather(*(marks.sent(m.id) for m in claimed))
+        stats = await box.stats(NOW)
+    finally:
+        await box.aclose()
+    assert held == [True] * 8
+    assert stats.sent == 8
+    # All eight were waiting before the first commit began: one transaction.
+    assert len(commits) == 1
+
+
+async def test_a_mark_for_a_row_another_worker_holds_says_so(sqlite_state: str) -> None:
+    box = await outbox_with(sqlite_state, 1)
+    try:
+        [row] = await box.claim("other", 1, NOW, timedelta(minutes=5))
+        held = await SentMarks(box, "me", lambda: NOW).sent(row.id)
+        stats = await box.stats(NOW)
+    finally:
+        await box.aclose()
+    assert held is False
+    assert (stats.sent, stats.claimed) == (0, 1)
+
+
+async def test_delivery_bookkeeping_skips_the_fsync_but_keeps_the_wal(sqlite_state: str) -> None:
+    box = await outbox_with(sqlite_state, 0)
+    try:
+        async with box._relaxed.connect() as conn:
+            journal = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            synchronous = (await conn.execute(text("PRAGMA synchronous"))).scalar()
+    finally:
+        await box.aclose()
+    # NORMAL in WAL mode: a killed process loses nothing; a power cut may lose the
+    # last marks, which can only send a message again.
+    assert (journal, synchronous) == ("wal", 1)
