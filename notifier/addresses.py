@@ -62,7 +62,10 @@ def checked_addr_spec(value: str | None) -> str | None:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError:
         return None
-    return str(result.normalized)
+    # Only an address every mail system can carry: an internationalised domain
+    # in its ASCII (punycode) form; a non-ASCII local part would need SMTPUTF8 and
+    # cannot go in a Reply-To header, so it counts as no usable address.
+    return str(result.ascii_email) if result.ascii_email else None
 
 
 def display_address(name: str, addr_spec: str) -> Address:

@@ -39,7 +39,7 @@ async def check(settings: Settings, out: TextIO) -> int:
     try:
         report(True, await asyncio.wait_for(source.check(), timeout=30))
     except (NotifierError, TimeoutError) as exc:
-        report(False, f"comment store: {exc or 'no answer within 30s'}")
+        report(False, f"comment store: {str(exc) or 'no answer within 30s'}")
     finally:
         await source.aclose()
 
@@ -57,7 +57,7 @@ async def check(settings: Settings, out: TextIO) -> int:
     try:
         report(True, await asyncio.wait_for(transport.probe(), timeout=settings.send_timeout))
     except (NotifierError, TimeoutError) as exc:
-        report(False, f"SMTP {settings.smtp_host}:{settings.smtp_port}: {exc or 'no answer'}")
+        report(False, f"SMTP {settings.smtp_host}:{settings.smtp_port}: {str(exc) or 'no answer'}")
     finally:
         await transport.aclose()
     return 1 if problems else 0
@@ -135,6 +135,13 @@ async def retry(settings: Settings, ids: list[int] | None, out: TextIO) -> int:
 
 
 async def purge(settings: Settings, older_than: timedelta, out: TextIO, *, now: datetime) -> int:
+    if older_than.total_seconds() <= settings.lookback_seconds:
+        # A row's key is what keeps a re-read comment from being mailed twice.
+        out.write(
+            "refusing: sent messages younger than NOTIFIER_LOOKBACK_SECONDS "
+            f"({settings.lookback_seconds:g}s) still guard against mailing twice\n"
+        )
+        return 2
     outbox = Outbox(settings.state_url)
     try:
         count = await outbox.purge_sent(now - older_than)

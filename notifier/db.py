@@ -39,12 +39,19 @@ def parse_url(value: str) -> URL:
     return url
 
 
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "sslpassword", "secret", "token")
+
+
 def safe_url(value: str) -> str:
-    """The URL with any password hidden, for logs and reports."""
+    """The URL with any password hidden, for logs and reports (query parameters too)."""
     try:
-        return make_url(value).render_as_string(hide_password=True)
+        url = make_url(value)
     except ArgumentError:
         return "<unparseable URL>"
+    hidden = {k: "***" for k in url.query if any(s in k.lower() for s in _SECRET_QUERY_KEYS)}
+    if hidden:
+        url = url.update_query_dict(hidden)
+    return url.render_as_string(hide_password=True)
 
 
 def _lenient_text(value: bytes) -> str:

@@ -11,6 +11,7 @@ unreachable server stop the pass without charging any message.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Coroutine, Sequence
@@ -22,6 +23,7 @@ from notifier.errors import (
     DeliveryConfigError,
     PermanentDeliveryError,
     ServerUnavailableError,
+    StateError,
     TransientDeliveryError,
     UncertainDeliveryError,
 )
@@ -174,9 +176,22 @@ class Deliverer:
                 for message in claimed:
                     state.queue.put_nowait(message)
                     state.unstarted.add(message.id)
-                await asyncio.gather(
-                    *(self._worker(t, state, report, stopping) for t in self._transports)
-                )
+                workers = [
+                    asyncio.ensure_future(self._worker(t, state, report, stopping))
+                    for t in self._transports
+                ]
+                try:
+                    await asyncio.gather(*workers)
+                except Exception:
+                    # One worker failed (the state store, say): stop the others
+                    # before this pass ends, or they would go on sending unowned.
+                    for worker in workers:
+                        worker.cancel()
+                    await asyncio.gather(*workers, return_exceptions=True)
+                    held = sorted(state.unstarted | state.in_flight)
+                    with contextlib.suppress(StateError):  # else their lease runs out
+                        await asyncio.shield(self._outbox.release(self._owner, held, refund=False))
+                    raise
                 # Stopped, paused or unreachable: give back what was never tried,
                 # without charging it.
                 await self._outbox.release(self._owner, sorted(state.unstarted))
@@ -226,7 +241,9 @@ class Deliverer:
 
     async def _renew_if_needed(self, state: _Pass) -> None:
         """Keep the lease on what we still hold longer than any send can take."""
-        margin = timedelta(seconds=self._s.send_timeout + 5)
+        # The lease is at least two send deadlines long (settings check it): renew
+        # while more than one send's worth is left.
+        margin = timedelta(seconds=self._s.send_timeout * 1.25)
         async with self._renewing:
             if self._lease_until - self._clock() >= margin:
                 return

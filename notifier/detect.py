@@ -37,9 +37,11 @@ class Cursor:
     gaps: tuple[Gap, ...] = field(default=())
     version: int = 0
 
-    def live_gaps(self, now: datetime, lookback: timedelta) -> list[IdRange]:
-        """The gap ranges still worth reading at ``now``."""
-        return [(g.low, g.high) for g in self.gaps if now - g.since <= lookback]
+    def gap_ranges(self) -> list[IdRange]:
+        """Every gap still watched.  Expired ones too: a gap is given up only by the
+        poll that has read it once more after its look-back ran out, so a pause in
+        polling (downtime, a long interval) never lets one go unread."""
+        return [(g.low, g.high) for g in self.gaps]
 
 
 def _without(low: int, high: int, found: Sequence[int]) -> list[IdRange]:
@@ -64,7 +66,8 @@ def advance(
 
     The new position is the highest id read.  Ids between the old and the new
     position that were not read become gaps; gaps that were read are split
-    around what was found; gaps older than ``lookback`` are dropped.
+    around what was found; gaps older than ``lookback`` are dropped, which is
+    safe because ``found_ids`` came from a read of every gap (``gap_ranges``).
     """
     found = sorted(set(found_ids))
     fresh = [i for i in found if i > cursor.position]

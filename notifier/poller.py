@@ -119,7 +119,7 @@ class Poller:
                 if cursor is None:
                     raise RuntimeError(f"cursor {stream!r} missing: start() was not called")
                 now = self._clock()
-                gaps = cursor.live_gaps(now, self._lookback)
+                gaps = cursor.gap_ranges()
                 items: Sequence[Comment | Flag]
                 if stream == COMMENTS:
                     items = await self._source.comments(cursor.position, gaps, self._s.batch_size)

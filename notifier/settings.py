@@ -251,6 +251,33 @@ def load_settings(environ: Mapping[str, str], *, mail_required: bool = True) -> 
                 problems.append(message.removeprefix("Value error, "))
             else:
                 problems.append(f"{_variable(loc)}: {message.removeprefix('Value error, ')}")
+    else:
+        problems.extend(_consistency(settings))
     if problems:
         raise ConfigError(sorted(problems))
     return settings
+
+
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _consistency(s: Settings) -> list[str]:
+    """Values that are each valid but do not work together."""
+    problems = []
+    if s.smtp_timeout >= s.send_timeout:
+        problems.append(
+            f"{PREFIX}SMTP_TIMEOUT ({s.smtp_timeout:g}) must be below {PREFIX}SEND_TIMEOUT "
+            f"({s.send_timeout:g}): an unreachable server would be charged as a failed send"
+        )
+    if s.lease_seconds < 2 * s.send_timeout:
+        problems.append(
+            f"{PREFIX}LEASE_SECONDS ({s.lease_seconds:g}) must be at least twice "
+            f"{PREFIX}SEND_TIMEOUT ({2 * s.send_timeout:g}): another worker could "
+            "take over a message still being sent, and send it again"
+        )
+    if s.smtp_tls == "none" and s.smtp_password is not None and s.smtp_host not in _LOOPBACK:
+        problems.append(
+            f"{PREFIX}SMTP_TLS=none would send the SMTP password in clear to "
+            f"{s.smtp_host}: use starttls or tls (none is for a relay on this machine)"
+        )
+    return problems

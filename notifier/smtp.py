@@ -57,6 +57,12 @@ def classify(exc: BaseException, *, connecting: bool = False) -> DeliveryError:
     if isinstance(exc, aiosmtplib.SMTPRecipientRefused) and exc.code not in _CONFIG_CODES:
         kind = TransientDeliveryError if 400 <= exc.code < 500 else PermanentDeliveryError
         return kind(f"recipient refused: {exc.message}", code=exc.code, recipient=exc.recipient)
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused) and exc.code >= 500 and exc.code != 552:
+        # Our own MAIL FROM refused: the same for every message, so it is the
+        # configuration, not this message (552, too big, is about the message).
+        return DeliveryConfigError(
+            f"the SMTP server refuses our sender: {exc.message}", code=exc.code
+        )
     if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
         return DeliveryConfigError(f"SMTP login refused: {exc.message}", code=exc.code)
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):

@@ -173,4 +173,9 @@ async def test_retry_requeues_dead_letters_and_purge_deletes_old_sent_mail(
         assert len(server.received) == 1
 
         code, out, _ = await notifier("purge", "--sent-older-than", "0", env=env)
+        assert code == 2 and "refusing" in out  # younger than the look-back
+
+        await asyncio.sleep(1.1)
+        env["NOTIFIER_LOOKBACK_SECONDS"] = "0.5"
+        code, out, _ = await notifier("purge", "--sent-older-than", "0.00001", env=env)
         assert code == 0 and "deleted 1 sent message" in out

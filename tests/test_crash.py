@@ -108,7 +108,14 @@ async def test_a_worker_killed_mid_delivery_loses_nothing_and_doubles_only_what_
     handler = SlowServer(delay=0.005)
     async with SmtpSink(handler) as server:
         start = await running(
-            tmp_path, server, store, sqlite_state, lease_seconds="1", smtp_connections="4"
+            tmp_path,
+            server,
+            store,
+            sqlite_state,
+            lease_seconds="1",
+            send_timeout="0.5",
+            smtp_timeout="0.4",
+            smtp_connections="4",
         )
         first = await start()
         try:
@@ -191,6 +198,7 @@ async def test_sigterm_with_a_stalled_server_gives_up_at_the_shutdown_timeout(
             sqlite_state,
             shutdown_timeout="1",
             smtp_timeout="60",
+            send_timeout="90",
             smtp_connections="1",  # the second message must wait behind the stalled one
         )
         worker = await start()

@@ -17,18 +17,29 @@ def test_ids_skipped_over_become_gaps_and_are_found_later() -> None:
     cursor = advance(Cursor(0), [1, 2, 5], now=T0, lookback=LOOKBACK)
     assert cursor.position == 5
     assert [(g.low, g.high) for g in cursor.gaps] == [(3, 4)]
-    assert cursor.live_gaps(T0, LOOKBACK) == [(3, 4)]
+    assert cursor.gap_ranges() == [(3, 4)]
 
     cursor = advance(cursor, [4, 6], now=T0 + timedelta(seconds=5), lookback=LOOKBACK)
     assert cursor.position == 6
     assert [(g.low, g.high) for g in cursor.gaps] == [(3, 3)]
 
 
-def test_a_gap_is_given_up_after_the_lookback() -> None:
+def test_a_gap_is_given_up_only_by_a_poll_that_read_it_after_the_lookback() -> None:
     cursor = advance(Cursor(0), [1, 3], now=T0, lookback=LOOKBACK)
     later = T0 + LOOKBACK + timedelta(seconds=1)
-    assert cursor.live_gaps(later, LOOKBACK) == []
+    # However long nobody polled, the next poll still reads the gap...
+    assert cursor.gap_ranges() == [(2, 2)]
     assert advance(cursor, [], now=later, lookback=LOOKBACK).gaps == ()
+
+
+def test_a_comment_committed_during_a_long_pause_is_found_by_the_next_poll() -> None:
+    # Comments 1, 2, 3 and 5 are read; 4 commits a second later; then nobody polls
+    # for an hour (a restart, the store down, a long poll interval).
+    cursor = advance(Cursor(0), [1, 2, 3, 5], now=T0, lookback=LOOKBACK)
+    an_hour_later = T0 + timedelta(hours=1)
+    assert any(lo <= 4 <= hi for lo, hi in cursor.gap_ranges())
+    after = advance(cursor, [4], now=an_hour_later, lookback=LOOKBACK)
+    assert (after.position, after.gaps) == (5, ())
 
 
 def test_nothing_new_keeps_the_position() -> None:
@@ -69,8 +80,7 @@ def test_every_id_is_seen_once_committed_within_the_lookback(
             visible = sorted(
                 i
                 for i in committed
-                if i > cursor.position
-                or any(lo <= i <= hi for lo, hi in cursor.live_gaps(now, LOOKBACK))
+                if i > cursor.position or any(lo <= i <= hi for lo, hi in cursor.gap_ranges())
             )
             seen.update(visible)
             cursor = advance(cursor, visible, now=now, lookback=LOOKBACK)
@@ -78,7 +88,7 @@ def test_every_id_is_seen_once_committed_within_the_lookback(
     visible = [
         i
         for i in committed
-        if i > cursor.position or any(lo <= i <= hi for lo, hi in cursor.live_gaps(now, LOOKBACK))
+        if i > cursor.position or any(lo <= i <= hi for lo, hi in cursor.gap_ranges())
     ]
     seen.update(visible)
     assert seen == set(ids)

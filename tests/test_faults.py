@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import pytest
@@ -59,7 +60,8 @@ R = aiosmtplib
         (R.SMTPRecipientRefused(450, "mailbox busy", "x@y.org"), TransientDeliveryError, 450),
         (R.SMTPDataError(452, "insufficient storage"), TransientDeliveryError, 452),
         (R.SMTPHeloError(421, "try later"), TransientDeliveryError, 421),
-        (R.SMTPSenderRefused(553, "sender not allowed", "a@b.org"), PermanentDeliveryError, 553),
+        (R.SMTPSenderRefused(553, "sender not allowed", "a@b.org"), DeliveryConfigError, 553),
+        (R.SMTPSenderRefused(552, "message too big", "a@b.org"), PermanentDeliveryError, 552),
         (R.SMTPRecipientRefused(550, "no such user", "x@y.org"), PermanentDeliveryError, 550),
         (
             R.SMTPRecipientsRefused([R.SMTPRecipientRefused(550, "no such user", "x@y.org")]),
@@ -378,16 +380,34 @@ async def test_a_connection_dropped_at_data_is_retried_and_delivered_once(
     assert (row.state, row.attempts) == ("sent", 2)
 
 
+class Trickles(StallsAtData):
+    """Answers MAIL and RCPT slowly and stalls a little at DATA, once: each step
+    within the SMTP read timeout, all of them together past the send deadline."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        if self.stalls:
+            await asyncio.sleep(0.3)
+        return await super().handle_MAIL(server, session, envelope, address, mail_options)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if self.stalls:
+            await asyncio.sleep(0.3)
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+
 @pytest.mark.parametrize(
-    ("deadline", "smtp_timeout"),
-    [("0.5", "30"), ("30", "0.5")],
+    ("deadline", "smtp_timeout", "handler"),
+    [
+        ("0.8", "0.5", lambda: Trickles(seconds=0.45)),
+        ("30", "0.5", lambda: StallsAtData(seconds=10)),
+    ],
     ids=["overall send deadline", "SMTP read timeout"],
 )
 async def test_a_server_that_stalls_after_data_is_retried_and_counted_uncertain(
-    store: Blog, sqlite_state: str, deadline: str, smtp_timeout: str
+    store: Blog, sqlite_state: str, deadline: str, smtp_timeout: str, handler: Any
 ) -> None:
     await store.comment("Hello")
-    handler = StallsAtData(seconds=10)
+    handler = handler()
     async with SmtpSink(handler) as server:
         settings = settings_for(
             server,
@@ -572,3 +592,34 @@ async def test_a_comment_store_whose_queries_fail_recovers_when_access_returns(
         await sql(f"DROP ROLE {role}")
         await admin.dispose()
         logging.getLogger(__name__).debug("dropped %s", role)
+
+
+async def test_a_refused_sender_pauses_delivery_and_kills_no_message(
+    store: Blog, sqlite_state: str
+) -> None:
+    class RefusesSender(Scripted):
+        refusing = True
+
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+            if self.refusing:
+                return "553 5.7.1 Sender address rejected: not owned by user"
+            return await super().handle_MAIL(server, session, envelope, address, mail_options)
+
+    await store.comment("Hello")
+    await store.comment("Is my light chain result worrying?")
+    handler = RefusesSender()
+    async with SmtpSink(handler) as server:
+        settings = settings_for(server, store.url, sqlite_state)
+        service = Service(settings)
+        await service.open()
+        try:
+            first = await service.tick()
+            assert first.delivery is not None and first.delivery.paused
+            assert "refuses our sender" in first.delivery.paused
+            stats = await service.outbox.stats(datetime.now(UTC))
+            assert stats.dead == 0
+            handler.refusing = False
+            await service.tick()
+        finally:
+            await service.close()
+    assert len(handler.received) >= 2

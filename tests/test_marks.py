@@ -68,3 +68,62 @@ async def test_delivery_bookkeeping_skips_the_fsync_but_keeps_the_wal(sqlite_sta
     # NORMAL in WAL mode: a killed process loses nothing; a power cut may lose the
     # last marks, which can only send a message again.
     assert (journal, synchronous) == ("wal", 1)
+
+
+async def test_a_failing_state_store_stops_every_connection_of_the_pass(
+    sqlite_state: str,
+) -> None:
+    from notifier.deliver import Deliverer
+    from notifier.errors import StateError
+    from notifier.settings import load_settings
+    from notifier.sink import SmtpSink
+    from notifier.smtp import SmtpTransport
+    from tests.fault_helpers import Scripted
+
+    class LockedOnRetry(Outbox):
+        """The state store fails when a retry is recorded (as "database is locked")."""
+
+        async def mark_retry(self, *args: object, **kwargs: object) -> bool:
+            raise StateError("state store: database is locked")
+
+    box = await outbox_with(sqlite_state, 0)
+    await box.aclose()
+    box = LockedOnRetry(sqlite_state)
+    entries = [
+        OutboxEntry(f"comment:{i}", f"m{i}@example.org", "new_comment", i, f"<{i}@x>", b"x\r\n")
+        for i in range(30)
+    ]
+    assert (await box.commit_batch("comments", Cursor(0, (), 1), Cursor(30, (), 2), entries, NOW))[
+        0
+    ]
+    server = Scripted(data=["451 4.3.0 try later"])
+    async with SmtpSink(server) as smtp:
+        settings = load_settings(
+            {
+                "NOTIFIER_MAIL_FROM": "n@example.org",
+                "NOTIFIER_MODERATORS": "m@example.org",
+                "NOTIFIER_STATE_URL": sqlite_state,
+                "NOTIFIER_SMTP_HOST": "127.0.0.1",
+                "NOTIFIER_SMTP_PORT": str(smtp.port),
+                "NOTIFIER_SMTP_TLS": "none",
+            }
+        )
+        transports = [SmtpTransport(settings), SmtpTransport(settings)]
+        deliverer = Deliverer(settings, box, transports, "me", clock=lambda: NOW)
+        try:
+            try:
+                await deliverer.deliver_due()
+            except StateError:
+                pass
+            else:
+                raise AssertionError("the state store's failure was swallowed")
+            sent_when_it_failed = len(smtp.received)
+            await asyncio.sleep(0.5)
+            # Nothing goes on sending after the pass has ended.
+            assert len(smtp.received) == sent_when_it_failed < 30
+            stats = await box.stats(NOW)
+            assert stats.claimed == 0  # given back at once, not after the lease
+        finally:
+            for transport in transports:
+                await transport.aclose()
+            await box.aclose()

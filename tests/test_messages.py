@@ -160,3 +160,30 @@ async def test_a_broken_override_template_stops_start_up_before_anything_is_sent
     with pytest.raises(TemplateError, match=r"flagged_comment\.txt\.j2"):
         await run_once(settings)
     assert smtp.received == []
+
+
+async def test_reply_to_is_an_address_every_mail_client_can_answer(
+    sqlite_blog: Blog, smtp: SmtpSink, sqlite_state: str
+) -> None:
+    idn = await sqlite_blog.comment("Should I ask about CAR-T?", author_email="ana@exämple.org")
+    utf8_local = await sqlite_blog.comment("Is dex safe?", author_email="josé@example.com")
+    await sqlite_blog.flag(idn, "medical_question")
+    await sqlite_blog.flag(utf8_local, "medical_question")
+    settings = settings_for(smtp, sqlite_blog.url, sqlite_state, triage="off")
+    assert await run_once(settings) == 0
+
+    forwards = {
+        parts(m)[0].split("Email:", 1)[1].split()[0]: m for m in to(smtp.received, INFOLINE)
+    }
+    # An internationalised domain in its ASCII form; no encoded words in an address.
+    assert forwards["ana@exämple.org"]["Reply-To"].addresses[0].addr_spec == (
+        "ana@xn--exmple-cua.org"
+    )
+    assert (
+        b"=?"
+        not in next(r.data.split(b"\r\n\r\n")[0] for r in smtp.received if b"xn--exmple" in r.data)
+        .split(b"Reply-To:")[1]
+        .split(b"\r\n")[0]
+    )
+    # A non-ASCII local part cannot be a Reply-To: left out, and the body says so.
+    assert "Reply-To" not in forwards["josé@example.com"]
