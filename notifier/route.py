@@ -94,6 +94,32 @@ def _acknowledgement(comment: Comment, recipients: Recipients, today: date) -> l
     return [Notification(ack_key(recipient.addr_spec, today), COMMENTER_ACK, recipient, comment)]
 
 
+def _forward(
+    comment: Comment,
+    recipients: Recipients,
+    today: date,
+    *,
+    by: str,
+    flag: Flag | None = None,
+    triage: TriageResult | None = None,
+) -> list[Notification]:
+    """The question to the InfoLine (Reply-To the commenter), and the opt-in acknowledgement."""
+    if recipients.infoline is None:
+        return []
+    forward = Notification(
+        infoline_key(comment),
+        INFOLINE_FORWARD,
+        recipients.infoline,
+        comment,
+        flag=flag,
+        reply_to=commenter_address(comment),
+        forwarded=True,
+        forwarded_by=by,
+        triage=triage,
+    )
+    return [forward, *_acknowledgement(comment, recipients, today)]
+
+
 def route_comment(
     comment: Comment,
     recipients: Recipients,
@@ -120,20 +146,8 @@ def route_comment(
         )
         for moderator in recipients.moderators
     ]
-    if forward and recipients.infoline is not None:
-        notes.append(
-            Notification(
-                infoline_key(comment),
-                INFOLINE_FORWARD,
-                recipients.infoline,
-                comment,
-                reply_to=commenter_address(comment),
-                forwarded=True,
-                forwarded_by=BY_TRIAGE,
-                triage=medical,
-            )
-        )
-        notes.extend(_acknowledgement(comment, recipients, today))
+    if forward:
+        notes.extend(_forward(comment, recipients, today, by=BY_TRIAGE, triage=medical))
     return notes
 
 
@@ -157,20 +171,8 @@ def route_flag(flag: Flag, recipients: Recipients, *, today: date) -> list[Notif
         )
         for moderator in recipients.moderators
     ]
-    if forward and recipients.infoline is not None:
-        notes.append(
-            Notification(
-                infoline_key(comment),
-                INFOLINE_FORWARD,
-                recipients.infoline,
-                comment,
-                flag=flag,
-                reply_to=commenter_address(comment),
-                forwarded=True,
-                forwarded_by=BY_MODERATOR,
-            )
-        )
-        notes.extend(_acknowledgement(comment, recipients, today))
+    if forward:
+        notes.extend(_forward(comment, recipients, today, by=BY_MODERATOR, flag=flag))
     return notes
 
 
