@@ -75,7 +75,9 @@ outbox = Table(
     Column("last_error", Text),
     UniqueConstraint("event_key", "recipient", name="uq_notifier_outbox_event_recipient"),
     # Claims look for due pending rows; status and purge look by state and age.
-    Index("ix_notifier_outbox_due", "state", "next_attempt_at"),
+    # With id in the index a claim (ORDER BY next_attempt_at, id LIMIT n) reads n
+    # entries and stops, instead of sorting every due row (O(backlog) per claim).
+    Index("ix_notifier_outbox_due", "state", "next_attempt_at", "id"),
     Index("ix_notifier_outbox_state_updated", "state", "updated_at"),
 )
 
