@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from notifier.errors import (
@@ -69,6 +71,11 @@ class RateLimiter:
         slot = max(loop.time(), self._next)
         self._next = slot + self._interval
         await asyncio.sleep(slot - loop.time())
+
+
+def _settled(in_flight: set[int], row_id: int, _task: object) -> None:
+    """A message's outcome is recorded: it is no longer ours to give back."""
+    in_flight.discard(row_id)
 
 
 class SentMarks:
@@ -217,6 +224,7 @@ class Deliverer:
         stopping: asyncio.Event | None,
     ) -> None:
         """One connection's share of the batch."""
+        marks: deque[asyncio.Task[None]] = deque()
         while not state.queue.empty() and not self._should_stop(state, report, stopping):
             message = state.queue.get_nowait()
             await self._renew_if_needed(state)
@@ -225,8 +233,12 @@ class Deliverer:
                 return
             state.unstarted.discard(message.id)
             state.in_flight.add(message.id)
+            # At most NOTIFIER_MARK_WINDOW messages of this connection may be sent
+            # and not yet recorded: the most a crash can make it send twice.
+            while len(marks) >= self._s.mark_window:
+                await marks.popleft()
             try:
-                await self._deliver_one(transport, message, report)
+                mark = await self._deliver_one(transport, message, report)
             except DeliveryConfigError as exc:
                 state.halted = True
                 report.paused = str(exc)
@@ -235,9 +247,22 @@ class Deliverer:
                 state.halted = True
                 report.unreachable = str(exc)
                 await self._outbox.release(self._owner, [message.id])
+            except asyncio.CancelledError:
+                # Let the marks already under way land before the pass's clean-up
+                # gives back what is still in flight.
+                if marks:
+                    await asyncio.wait(marks)
+                raise
+            else:
+                if mark is not None:
+                    mark.add_done_callback(partial(_settled, state.in_flight, message.id))
+                    marks.append(mark)
+                    continue
             # Not in a finally: a cancelled send stays in flight for the pass's
             # clean-up to give back.
             state.in_flight.discard(message.id)
+        while marks:
+            await marks.popleft()
 
     async def _renew_if_needed(self, state: _Pass) -> None:
         """Keep the lease on what we still hold longer than any send can take."""
@@ -253,8 +278,8 @@ class Deliverer:
 
     async def _deliver_one(
         self, transport: MailTransport, message: Claimed, report: DeliveryReport
-    ) -> None:
-        """Send one message and record the outcome.
+    ) -> asyncio.Task[None] | None:
+        """Send one message and record a failure; a success returns the task marking it sent.
 
         Raises DeliveryConfigError or ServerUnavailableError, which are nobody's
         fault but the setup's: the caller stops the pass and charges no message.
@@ -268,7 +293,7 @@ class Deliverer:
             # outcome is unknown.  A duplicate is better than a lost question.
             report.uncertain += 1
             await self._retry(message, f"no answer within {self._s.send_timeout:g}s", report)
-            return
+            return None
         except PermanentDeliveryError as exc:
             report.dead += 1
             await self._record(
@@ -277,14 +302,18 @@ class Deliverer:
             log.warning(
                 "dead letter %s to %s: %s", message.event_key, message.recipient, exc, extra=extra
             )
-            return
+            return None
         except ServerUnavailableError:
             raise
         except TransientDeliveryError as exc:
             if isinstance(exc, UncertainDeliveryError):
                 report.uncertain += 1
             await self._retry(message, str(exc), report)
-            return
+            return None
+        return asyncio.ensure_future(self._mark_sent(message, report))
+
+    async def _mark_sent(self, message: Claimed, report: DeliveryReport) -> None:
+        extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}
         held = await self._marks.sent(message.id)
         report.sent += 1
         if not held:

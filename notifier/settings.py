@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     smtp_timeout: float = Field(default=30.0, gt=0)
     smtp_connections: int = Field(default=4, ge=1, le=32)
+    # Messages one connection may send before the earlier ones are recorded as
+    # sent: what a crash can make it send twice.  1 records each before the next.
+    mark_window: int = Field(default=8, ge=1, le=100)
     smtp_max_per_minute: Annotated[int | None, BeforeValidator(_blank_is_none)] = Field(
         default=None, ge=1
     )
