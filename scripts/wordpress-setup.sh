@@ -249,7 +249,12 @@ answers() {
 }
 if ! running; then
     if answers; then
-        die "something else serves a notifier test site on port $PORT (not $pid_file)"
+        # Another checkout's test server (same site, same database; only the config
+        # file was just pointed here): a throw-away, so replace it.
+        log "stopping another checkout's test server on port $PORT"
+        pkill -f "php -S 127.0.0.1:$PORT -t $WP_ROOT " || true
+        for _ in $(seq 1 50); do answers || break; sleep 0.1; done
+        answers && die "something else serves a notifier test site on port $PORT (not $pid_file)"
     fi
     log "serving $SITE_URL with php -S (log: $STATE_DIR/php-server.log)"
     rm -f "$pid_file"
