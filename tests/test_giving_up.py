@@ -13,6 +13,28 @@ from tests.fault_helpers import Scripted
 from tests.helpers import Blog, settings_for
 
 
+async def one_comment(tmp_path: object) -> Blog:
+    blog = Blog(f"sqlite:///{tmp_path}/store.db")
+    await blog.create()
+    await blog.comment("Hello")
+    await blog.aclose()
+    return blog
+
+
+def always_retrying(smtp: SmtpSink, blog: Blog, state: str, **overrides: str) -> Service:
+    """A service that retries at once, against a server that always says 451."""
+    return Service(
+        settings_for(
+            smtp,
+            blog.url,
+            state,
+            retry_base_seconds="0.0001",
+            retry_cap_seconds="0.0001",
+            **overrides,
+        )
+    )
+
+
 async def ticks(service: Service, n: int) -> None:
     for _ in range(n):
         await service.tick()
@@ -21,22 +43,16 @@ async def ticks(service: Service, n: int) -> None:
 async def test_a_message_refused_for_long_enough_and_often_enough_is_dead(
     tmp_path: object, sqlite_state: str
 ) -> None:
-    blog = Blog(f"sqlite:///{tmp_path}/store.db")
-    await blog.create()
-    await blog.comment("Hello")
-    await blog.aclose()
+    blog = await one_comment(tmp_path)
     always_busy = Scripted(data=["451 4.3.0 try later"] * 100)
     async with SmtpSink(always_busy) as smtp:
-        settings = settings_for(
+        service = always_retrying(
             smtp,
-            blog.url,
+            blog,
             sqlite_state,
-            retry_base_seconds="0.0001",
-            retry_cap_seconds="0.0001",
             give_up_after_seconds="0.0001",
             give_up_after_attempts="3",
         )
-        service = Service(settings)
         await service.open()
         try:
             await ticks(service, 2)
@@ -55,20 +71,9 @@ async def test_a_message_refused_for_long_enough_and_often_enough_is_dead(
 async def test_a_young_message_is_retried_however_often_it_is_refused(
     tmp_path: object, sqlite_state: str
 ) -> None:
-    blog = Blog(f"sqlite:///{tmp_path}/store.db")
-    await blog.create()
-    await blog.comment("Hello")
-    await blog.aclose()
+    blog = await one_comment(tmp_path)
     async with SmtpSink(Scripted(data=["451 4.3.0 try later"] * 100)) as smtp:
-        settings = settings_for(
-            smtp,
-            blog.url,
-            sqlite_state,
-            retry_base_seconds="0.0001",
-            retry_cap_seconds="0.0001",
-            give_up_after_attempts="1",
-        )
-        service = Service(settings)
+        service = always_retrying(smtp, blog, sqlite_state, give_up_after_attempts="1")
         await service.open()
         try:
             await ticks(service, 6)
