@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from notifier.settings import Settings, load_settings
-from notifier.source import create_schema
+from notifier.sources.native import create_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -127,7 +127,7 @@ def postfix_sink() -> Iterator[Sink]:
 
 @contextlib.contextmanager
 def aiosmtpd_sink() -> Iterator[Sink]:
-    """notifier.sink.SmtpSink (aiosmtpd) in its own process, counting what it gets."""
+    """notifier.demo.sink.SmtpSink (aiosmtpd) in its own process, counting what it gets."""
     process = subprocess.Popen(
         [PYTHON, "-m", "bench.sinkproc"],
         cwd=ROOT,

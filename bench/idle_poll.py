@@ -32,10 +32,10 @@ from bench.common import (
     sqlite_url,
 )
 from notifier.db import create_engine
-from notifier.outbox import Outbox
-from notifier.poller import Poller
-from notifier.render import Renderer
-from notifier.source import NativeSource
+from notifier.mail.render import Renderer
+from notifier.poll.poller import Poller
+from notifier.sources.native import NativeSource
+from notifier.state import Outbox
 
 WARMUP = 5
 SAMPLES = 60

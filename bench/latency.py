@@ -36,7 +36,7 @@ from bench.common import (
     seed_sqlite,
     sqlite_url,
 )
-from notifier.sink import RecordingHandler, SmtpSink
+from notifier.demo.sink import RecordingHandler, SmtpSink
 
 RATE = 10  # comments per second
 TOKEN = re.compile(r"bench-token-(\d+)")

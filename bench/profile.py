@@ -47,11 +47,11 @@ from bench.idle_poll import Recorder, explain
 from bench.throughput import SENDER, _messages, enqueue, run_ceiling
 from notifier.db import create_engine
 from notifier.logs import configure
-from notifier.outbox import Outbox
-from notifier.poller import Poller
-from notifier.render import Renderer
+from notifier.mail.render import Renderer
+from notifier.poll.poller import Poller
 from notifier.service import Service
-from notifier.source import NativeSource
+from notifier.sources.native import NativeSource
+from notifier.state import Outbox
 
 TOP = 22
 
@@ -64,19 +64,19 @@ def _stderr_to_devnull() -> Iterator[None]:
 
 # (file, function) -> label; the main thread's time inside each call, as cProfile saw it.
 ENQUEUE_STAGES = {
-    ("poller.py", "_entries"): "Poller._entries: triage + route + render + compose",
-    ("triage.py", "triage"): "  triage.triage",
-    ("render.py", "build_context"): "  render.build_context",
-    ("render.py", "render"): "  Renderer.render (Jinja2: subject, text, HTML)",
-    ("compose.py", "compose"): "  compose.compose (EmailMessage, as_bytes)",
-    ("outbox.py", "commit_batch"): "Outbox.commit_batch (main-thread part)",
-    ("source.py", "comments"): "NativeSource.comments (main-thread part)",
+    ("poll/poller.py", "_entries"): "Poller._entries: triage + route + render + compose",
+    ("triage/rules.py", "triage"): "  triage.triage",
+    ("mail/render.py", "build_context"): "  render.build_context",
+    ("mail/render.py", "render"): "  Renderer.render (Jinja2: subject, text, HTML)",
+    ("mail/compose.py", "compose"): "  compose.compose (EmailMessage, as_bytes)",
+    ("state/outbox.py", "commit_batch"): "Outbox.commit_batch (main-thread part)",
+    ("sources/native.py", "comments"): "NativeSource.comments (main-thread part)",
 }
 DELIVERY_STAGES = {
-    ("deliver.py", "send"): "SmtpTransport.send (aiosmtplib, main-thread part)",
-    ("outbox.py", "mark_sent"): "Outbox.mark_sent (main-thread part)",
-    ("outbox.py", "mark_sent_many"): "Outbox.mark_sent_many (main-thread part)",
-    ("outbox.py", "claim"): "Outbox.claim (main-thread part)",
+    ("delivery/deliver.py", "send"): "SmtpTransport.send (aiosmtplib, main-thread part)",
+    ("state/outbox.py", "mark_sent"): "Outbox.mark_sent (main-thread part)",
+    ("state/outbox.py", "mark_sent_many"): "Outbox.mark_sent_many (main-thread part)",
+    ("state/outbox.py", "claim"): "Outbox.claim (main-thread part)",
     ("__init__.py", "info"): "logging: Logger.info",
     ("__init__.py", "emit"): "logging: StreamHandler.emit",
     ("selectors.py", "select"): "event loop idle in select (waiting: socket, aiosqlite thread)",
@@ -133,10 +133,10 @@ async def deliver_variant(
     configure("WARNING" if variant == "quiet" else settings.log_level)
     if variant == "transport":
         # SmtpTransport and the Deliverer's per-message timeout, no outbox at all.
-        try:  # moved to notifier.smtp with the connection pool
-            from notifier.smtp import SmtpTransport
+        try:  # moved to notifier.delivery.smtp with the connection pool
+            from notifier.delivery.smtp import SmtpTransport
         except ImportError:
-            from notifier.deliver import SmtpTransport  # type: ignore[attr-defined,no-redef]
+            from notifier.delivery.deliver import SmtpTransport  # type: ignore[attr-defined,no-redef]
 
         messages = _messages(Path(state.removeprefix("sqlite:///")))
         transport = SmtpTransport(settings)

@@ -1,4 +1,4 @@
-"""``python -m bench.sinkproc``: notifier.sink.SmtpSink (aiosmtpd) in its own process.
+"""``python -m bench.sinkproc``: notifier.demo.sink.SmtpSink (aiosmtpd) in its own process.
 
 Prints the port it listens on, then serves until SIGTERM.  The handler only
 counts: parsing and keeping 20,000 messages (what the tests' RecordingHandler
@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.smtp import Envelope, Session
 
-from notifier.sink import RecordingHandler, SmtpSink
+from notifier.demo.sink import RecordingHandler, SmtpSink
 
 
 class CountingHandler(RecordingHandler):

@@ -36,11 +36,11 @@ from bench.common import (
     sqlite_url,
 )
 from notifier.logs import configure
-from notifier.outbox import Outbox
-from notifier.poller import Poller
-from notifier.render import Renderer
+from notifier.mail.render import Renderer
+from notifier.poll.poller import Poller
 from notifier.service import Service
-from notifier.source import NativeSource
+from notifier.sources.native import NativeSource
+from notifier.state import Outbox
 
 SENDER = "notifier@blog.example.org"
 

@@ -62,7 +62,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     try:
         if args.command == "demo":
             configure("WARNING")
-            from notifier.demo import run_demo
+            from notifier.demo.run import run_demo
 
             return asyncio.run(run_demo(sys.stdout))
         mail_required = args.command not in ("init-source", "preview", "triage")
@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_PROBLEMS
     configure(settings.log_level)
     if args.command == "triage":
-        from notifier.triage_eval import triage_command
+        from notifier.triage.evaluate import triage_command
 
         threshold = settings.triage_threshold if args.threshold is None else args.threshold
         return triage_command(sys.stdin, sys.stdout, args.explain, threshold, args.evaluate)

@@ -7,15 +7,15 @@ from datetime import datetime, timedelta
 from typing import TextIO
 
 from notifier.db import safe_url
+from notifier.delivery.smtp import SmtpTransport
+from notifier.demo.samples import sample_contexts
 from notifier.errors import NotifierError, TemplateError
-from notifier.outbox import Outbox
-from notifier.render import Renderer
-from notifier.route import TEMPLATE_NAMES
-from notifier.samples import sample_contexts
+from notifier.mail.render import Renderer
+from notifier.mail.route import TEMPLATE_NAMES
 from notifier.settings import Settings
-from notifier.smtp import SmtpTransport
-from notifier.source import create_schema
 from notifier.sources import build_source
+from notifier.sources.native import create_schema
+from notifier.state import Outbox
 
 
 async def check(settings: Settings, out: TextIO) -> int:

@@ -19,17 +19,16 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from notifier.deliver import Deliverer, DeliveryReport
+from notifier.delivery.deliver import Deliverer, DeliveryReport
+from notifier.delivery.smtp import MailTransport, SmtpTransport
+from notifier.demo.samples import sample_contexts
 from notifier.errors import SourceError, StateError, TemplateError
-from notifier.holds import HoldWatcher, StatusSource
-from notifier.outbox import Outbox
-from notifier.poller import Poller, PollReport
-from notifier.render import Renderer
-from notifier.samples import sample_contexts
+from notifier.mail.render import Renderer
+from notifier.poll.holds import HoldWatcher, StatusSource
+from notifier.poll.poller import Poller, PollReport
 from notifier.settings import Settings
-from notifier.smtp import MailTransport, SmtpTransport
-from notifier.source import CommentSource
-from notifier.sources import build_source
+from notifier.sources import CommentSource, build_source
+from notifier.state import Outbox
 
 log = logging.getLogger(__name__)
 

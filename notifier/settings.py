@@ -21,9 +21,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from notifier.addresses import parse_address
 from notifier.db import parse_url
 from notifier.errors import ConfigError
+from notifier.mail.addresses import parse_address
 from notifier.triage import DEFAULT_THRESHOLD
 
 PREFIX = "NOTIFIER_"

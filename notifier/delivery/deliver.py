@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
+from notifier.delivery.marks import SentMarks
+from notifier.delivery.smtp import MailTransport
 from notifier.errors import (
     DeliveryConfigError,
     PermanentDeliveryError,
@@ -29,9 +31,8 @@ from notifier.errors import (
     TransientDeliveryError,
     UncertainDeliveryError,
 )
-from notifier.outbox import Claimed, Outbox
 from notifier.settings import Settings
-from notifier.smtp import MailTransport
+from notifier.state import Claimed, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -76,51 +77,6 @@ class RateLimiter:
 def _settled(in_flight: set[int], row_id: int, _task: object) -> None:
     """A message's outcome is recorded: it is no longer ours to give back."""
     in_flight.discard(row_id)
-
-
-class SentMarks:
-    """Group commit of "sent" marks.
-
-    The first sender to finish writes its mark; every mark that arrives while
-    that transaction commits goes into the next one.  Each sender still waits
-    for its own mark before it takes another message, so at most one message
-    per connection is ever sent but not yet marked: a crash can double no more
-    than the messages on the wire, and a busy pool shares one commit.
-    """
-
-    def __init__(self, outbox: Outbox, owner: str, clock: Callable[[], datetime]) -> None:
-        self._outbox = outbox
-        self._owner = owner
-        self._clock = clock
-        self._waiting: dict[int, asyncio.Future[bool]] = {}
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def sent(self, row_id: int) -> bool:
-        """Record that ``row_id`` was sent; True if we still held its lease."""
-        mark = asyncio.get_running_loop().create_future()
-        self._waiting[row_id] = mark
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.ensure_future(self._flush())
-        try:
-            # Shielded: a shutdown must not lose what the server said.
-            return await asyncio.shield(mark)
-        except asyncio.CancelledError:
-            # Let the mark land before the caller's clean-up releases the rows it
-            # holds: a release that overtook it would leave the message to go again.
-            await asyncio.wait([mark])
-            raise
-
-    async def _flush(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, {}
-            try:
-                held = await self._outbox.mark_sent_many(list(batch), self._owner, self._clock())
-            except Exception as exc:
-                for mark in batch.values():
-                    mark.set_exception(exc)
-                continue
-            for row_id, mark in batch.items():
-                mark.set_result(row_id in held)
 
 
 class _Pass:

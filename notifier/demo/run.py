@@ -16,11 +16,11 @@ from typing import TextIO
 from sqlalchemy import insert
 
 from notifier.db import create_engine
-from notifier.samples import demo_data
+from notifier.demo.samples import demo_data
+from notifier.demo.sink import Received, SmtpSink
 from notifier.service import run_once
 from notifier.settings import load_settings
-from notifier.sink import Received, SmtpSink
-from notifier.source import comment_flags, comments, create_schema, posts
+from notifier.sources.native import comment_flags, comments, create_schema, posts
 
 MODERATORS = "moderators@blog.example.org"
 INFOLINE = "infoline@charity.example.org"

@@ -9,9 +9,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
-from notifier.models import Comment, Flag, Post
-from notifier.render import build_context
-from notifier.route import (
+from notifier.mail.render import build_context
+from notifier.mail.route import (
     BY_MODERATOR,
     BY_TRIAGE,
     COMMENTER_ACK,
@@ -21,6 +20,7 @@ from notifier.route import (
     Notification,
     commenter_address,
 )
+from notifier.models import Comment, Flag, Post
 from notifier.triage import triage
 
 SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -30,7 +30,7 @@ SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 def demo_data() -> dict[str, Any]:
     """The shipped sample posts, comments and flags."""
     data: dict[str, Any] = json.loads(
-        files("notifier").joinpath("demo_data.json").read_text(encoding="utf-8")
+        files("notifier.demo").joinpath("demo_data.json").read_text(encoding="utf-8")
     )
     return data
 

@@ -15,9 +15,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 
-from notifier.addresses import clean_header_text
 from notifier.errors import MessageBuildError
-from notifier.render import Rendered
+from notifier.mail.addresses import clean_header_text
+from notifier.mail.render import Rendered
 
 # Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
 # (policy.SMTP alone would send short non-ASCII bodies as 8bit).

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import jinja2
 
 from notifier.errors import TemplateError
+from notifier.mail.route import TEMPLATE_NAMES, Notification
 from notifier.models import Flag
-from notifier.route import TEMPLATE_NAMES, Notification
 
 PARTS = ("subject", "txt", "html")
 
@@ -47,8 +47,9 @@ FLAG_REASON_LABELS = {
 
 def shipped_templates_dir() -> Path:
     """Where the shipped templates are: inside the wheel, or the checkout's top level."""
-    packaged = Path(__file__).parent / "templates"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
+    package = Path(__file__).parent.parent  # notifier/
+    packaged = package / "templates"
+    return packaged if packaged.is_dir() else package.parent / "templates"
 
 
 def _autoescape(name: str | None) -> bool:

@@ -24,7 +24,7 @@ from datetime import date, datetime
 from email.headerregistry import Address
 from typing import Literal
 
-from notifier.addresses import checked_addr_spec, display_address
+from notifier.mail.addresses import checked_addr_spec, display_address
 from notifier.models import Comment, CommentStatus, Flag, FlagReason
 from notifier.triage import TriageResult
 

@@ -12,14 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from notifier.compose import compose
-from notifier.detect import Cursor, advance
 from notifier.errors import MessageBuildError, TemplateError
-from notifier.holds import HoldWatcher
-from notifier.models import Comment, Flag
-from notifier.outbox import Outbox, OutboxEntry
-from notifier.render import Renderer, build_context
-from notifier.route import (
+from notifier.mail.compose import compose
+from notifier.mail.render import Renderer, build_context
+from notifier.mail.route import (
     INFOLINE_FORWARD,
     Notification,
     Recipients,
@@ -27,8 +23,12 @@ from notifier.route import (
     route_flag,
     route_hold,
 )
+from notifier.models import Comment, Flag
+from notifier.poll.detect import Cursor, advance
+from notifier.poll.holds import HoldWatcher
 from notifier.settings import Settings
-from notifier.source import CommentSource
+from notifier.sources import CommentSource
+from notifier.state import Outbox, OutboxEntry
 from notifier.triage import triage
 
 log = logging.getLogger(__name__)

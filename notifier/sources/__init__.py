@@ -1,12 +1,47 @@
-"""Build the comment source that the settings name.  The one place sources are wired."""
+"""The comment sources: where comments and flags are read from.
+
+``CommentSource`` is the protocol every store implements (``native``,
+``wordpress_db``, ``wordpress_rest``); ``build_source`` is the one place the
+source the settings name is wired.  A source only ever reads.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from notifier.errors import ConfigError
+from notifier.models import Comment, Flag, IdRange
 from notifier.settings import Settings
-from notifier.source import CommentSource, NativeSource
-from notifier.source_wordpress import WordPressSource
-from notifier.source_wordpress_rest import WordPressRestSource
+from notifier.sources.native import NativeSource
+from notifier.sources.wordpress_db import WordPressSource
+from notifier.sources.wordpress_rest import WordPressRestSource
+
+
+class CommentSource(Protocol):
+    """What the worker needs from a comment store.  Every method only reads."""
+
+    async def head(self) -> tuple[int, int]:
+        """The highest comment id and the highest flag id now in the store (0 if none)."""
+        ...
+
+    async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
+        """Comments with id > ``after`` or inside one of ``gaps``, by increasing id."""
+        ...
+
+    async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
+        """Flags with id > ``after`` or inside one of ``gaps``, by increasing id."""
+        ...
+
+    async def pending_count(self) -> int:
+        """How many comments await moderation."""
+        ...
+
+    async def check(self) -> str:
+        """Reach the store and its tables; return a one-line description or raise SourceError."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 def build_source(settings: Settings) -> CommentSource:

@@ -1,15 +1,14 @@
-"""The comment store: where comments and flags are read from.
-
-``CommentSource`` is the protocol every store implements; ``NativeSource`` reads
-the schema in DESIGN.md through SQLAlchemy Core, so SQLite, PostgreSQL and
-MySQL/MariaDB all work.  The worker only ever reads the store.
+"""The native comment store: the schema below (``posts``, ``comments``,
+``comment_flags``), read through SQLAlchemy Core so SQLite, PostgreSQL and
+MySQL/MariaDB all work.  The worker only ever reads the store; ``create_schema``
+(``notifier init-source``, the demo and the tests) is the one writer here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -32,33 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notifier.db import create_engine, safe_url
 from notifier.errors import SourceError
 from notifier.models import Comment, Flag, IdRange, Post
-
-
-class CommentSource(Protocol):
-    """What the worker needs from a comment store.  Every method only reads."""
-
-    async def head(self) -> tuple[int, int]:
-        """The highest comment id and the highest flag id now in the store (0 if none)."""
-        ...
-
-    async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
-        """Comments with id > ``after`` or inside one of ``gaps``, by increasing id."""
-        ...
-
-    async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
-        """Flags with id > ``after`` or inside one of ``gaps``, by increasing id."""
-        ...
-
-    async def pending_count(self) -> int:
-        """How many comments await moderation."""
-        ...
-
-    async def check(self) -> str:
-        """Reach the store and its tables; return a one-line description or raise SourceError."""
-        ...
-
-    async def aclose(self) -> None: ...
-
 
 metadata = MetaData()
 
@@ -140,7 +112,7 @@ async def create_schema(url: str) -> None:
 
 
 class NativeSource:
-    """Reads the native schema (DESIGN.md) through SQLAlchemy Core."""
+    """Reads the native schema (the tables above) through SQLAlchemy Core."""
 
     def __init__(self, url: str, *, engine: AsyncEngine | None = None) -> None:
         self._url = url

@@ -18,7 +18,7 @@ repeat after a restart or sort a new flag on an old comment below the
 worker's cursor, and the flag would be lost.  The plugin's read-only route
 ``/notifier/v1/comment-meta`` lists meta rows with their real ``meta_id``, so
 flag ids here are the very ids the database source uses, with the same rules
-(``notifier.source_wordpress.flag_reason``) and the same limitations.
+(``notifier.sources.wordpress_mapping.flag_reason``) and the same limitations.
 
 One difference: ``head()``'s flag id is the highest ``meta_id`` among rows of
 the flag keys, whether or not that row is a flag event yet (finding the last
@@ -38,7 +38,7 @@ import httpx
 
 from notifier.errors import SourceError
 from notifier.models import Comment, Flag, IdRange, Post
-from notifier.source_wordpress import (
+from notifier.sources.wordpress_mapping import (
     flag_note,
     flag_reason,
     map_status,

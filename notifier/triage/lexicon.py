@@ -1,12 +1,12 @@
 """Word lists for the triage stage, kept apart so the scorer stays readable.
 
-Everything here is plain data. `notifier.triage` compiles it on first use, so
+Everything here is plain data. `notifier.triage.rules` compiles it on first use, so
 importing either module costs nothing.
 """
 
 # Canonical display name -> spellings. Each spelling is matched as a whole word,
 # case-insensitively; those of 5+ letters also match small misspellings (see
-# triage._close_enough). Display names are what an InfoLine nurse reads.
+# rules._close_enough). Display names are what an InfoLine nurse reads.
 DRUGS: dict[str, tuple[str, ...]] = {
     "Velcade": ("velcade", "bortezomib"),
     "Revlimid": ("revlimid", "lenalidomide"),

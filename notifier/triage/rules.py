@@ -7,7 +7,7 @@ must not be about the blog, events, donations or research news, and the comment
 must be about a person's disease, tests, treatment, side effects or care. Spam
 scores zero however many drug names it carries.
 
-Pure: no I/O, no logging. Word lists live in `notifier.triage_lexicon` and are
+Pure: no I/O, no logging. Word lists live in `notifier.triage.lexicon` and are
 compiled on first call, so importing this module is cheap.
 """
 
@@ -17,7 +17,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from notifier import triage_lexicon as lex
+from notifier.triage import lexicon as lex
 
 __all__ = ["DEFAULT_THRESHOLD", "TriageResult", "triage"]
 

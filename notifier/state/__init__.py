@@ -1,0 +1,11 @@
+"""The state store: cursors, the outbox and the service's bookkeeping.
+
+``schema`` has the tables, ``store`` the connection, ``cursors``, ``outbox`` and
+``bookkeeping`` one concept each; ``Outbox`` brings them together as the one
+object the poller, the deliverer and the commands use.
+"""
+
+from notifier.state.bookkeeping import DeadLetter, Stats
+from notifier.state.outbox import Claimed, Outbox, OutboxEntry
+
+__all__ = ["Claimed", "DeadLetter", "Outbox", "OutboxEntry", "Stats"]
