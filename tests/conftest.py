@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from notifier.db import parse_url
-from notifier.sink import SmtpSink
+from notifier.demo.sink import SmtpSink
 from tests.helpers import Blog
 from tests.wp_helpers import Site, start_site
 

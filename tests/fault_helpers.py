@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 
 from notifier.db import create_engine
-from notifier.outbox import outbox
-from notifier.sink import RecordingHandler
+from notifier.demo.sink import RecordingHandler
+from notifier.state.schema import outbox
 
 
 class Scripted(RecordingHandler):

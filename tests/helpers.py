@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from notifier.db import create_engine
+from notifier.demo.sink import Received, SmtpSink
 from notifier.settings import Settings, load_settings
-from notifier.sink import Received, SmtpSink
-from notifier.source import comment_flags, comments, create_schema, posts
+from notifier.sources.native import comment_flags, comments, create_schema, posts
 
 MODERATOR = "moderators@blog.example.org"
 MODERATOR_2 = "jo@blog.example.org"

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from notifier.sink import SmtpSink
+from notifier.demo.sink import SmtpSink
 from tests.helpers import INFOLINE, MODERATOR, Blog, environment_for
 
 PYTHON = [sys.executable, "-m", "notifier"]
@@ -145,7 +145,7 @@ async def test_run_delivers_on_schedule_and_exits_0_on_sigterm(
 async def test_retry_requeues_dead_letters_and_purge_deletes_old_sent_mail(
     blog: Blog, sqlite_state: str
 ) -> None:
-    from notifier.sink import RecordingHandler
+    from notifier.demo.sink import RecordingHandler
 
     class RefusesJo(RecordingHandler):
         refuse = True

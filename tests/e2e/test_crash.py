@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from notifier.outbox import Outbox
-from notifier.sink import SmtpSink
-from notifier.source import comments
+from notifier.demo.sink import SmtpSink
+from notifier.sources.native import comments
+from notifier.state import Outbox
 from tests.fault_helpers import SlowServer, StallsAtData, message_ids, outbox_rows
 from tests.helpers import Blog, environment_for
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from notifier.demo.sink import SmtpSink
 from notifier.service import run_once
 from notifier.settings import Settings
-from notifier.sink import SmtpSink
 from tests.helpers import INFOLINE, MODERATOR, parts, settings_for, to
 from tests.wp_helpers import (
     FLAG_KEYS,

@@ -7,8 +7,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from notifier.db import parse_url
+from notifier.demo.sink import SmtpSink
 from notifier.service import Service
-from notifier.sink import SmtpSink
 from tests.fault_helpers import Scripted
 from tests.helpers import Blog, settings_for
 

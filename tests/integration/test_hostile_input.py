@@ -5,124 +5,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from notifier.addresses import checked_addr_spec
-from notifier.models import Comment, Flag, Post
-from notifier.poller import Poller
-from notifier.render import Renderer
+from notifier.demo.sink import SmtpSink
+from notifier.mail.addresses import checked_addr_spec
 from notifier.service import Service, run_once
-from notifier.sink import SmtpSink
 from tests.fault_helpers import outbox_rows
 from tests.helpers import INFOLINE, MODERATOR, Blog, settings_for
-
-INJECTIONS = [
-    "Ann\r\nBcc: victim@example.org",
-    "Ann\nCc: victim@example.org",
-    "Ann\rTo: victim@example.org",
-    "Ann\r\n\r\nFake body",
-    'Ann" <evil@example.org>, "Bob',
-    "=?utf-8?q?Ann=0D=0ABcc:_victim@example.org?=",
-    "Ann\x00Bcc: victim@example.org",
-    "Ann\u2028Bcc: victim@example.org",
-    "Ann\x85Bcc: victim@example.org",
-]
-
-
-def assert_well_formed(
-    data: bytes, recipient: str, reply_to: str | None, *, check_reply: bool = True
-) -> EmailMessage:
-    """The checks a mail server and a mail reader would make, and ours: one To, no Bcc."""
-    assert data.endswith(b"\r\n")
-    for line in data[:-2].split(b"\r\n"):
-        assert b"\r" not in line and b"\n" not in line, "a line end that is not CRLF"
-        assert len(line) <= 998, "a line longer than RFC 5322 allows"
-    message = message_from_bytes(data, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    # Names first: an injected header may not even parse.
-    names = [name.lower() for name in message]
-    assert names.count("to") == 1 and "cc" not in names and "bcc" not in names, names
-    for single in ("from", "subject", "date", "message-id", "reply-to"):
-        assert names.count(single) <= 1, names
-    assert [d for d in message.defects] == []
-    assert [a.addr_spec for a in message["To"].addresses] == [recipient]
-    if not check_reply:
-        pass
-    elif reply_to is None:
-        assert "reply-to" not in names
-    else:
-        assert [a.addr_spec for a in message["Reply-To"].addresses] == [reply_to]
-    assert message.get_body(("plain",)) is not None
-    return message
-
-
-# --- the property: anything in, a good message or a dead letter out ----------------
-
-_SETTINGS = settings_for(None, "sqlite:///unused.db", "sqlite:///unused-state.db")
-_POLLER = Poller(_SETTINGS, None, None, Renderer(None))  # type: ignore[arg-type]
-_NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
-
-hostile_text = st.text()  # every code point but surrogates, controls and NUL included
-names = st.one_of(hostile_text, st.sampled_from(INJECTIONS))
-emails = st.one_of(st.none(), st.emails(), hostile_text, st.sampled_from(INJECTIONS))
-
-
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    report_multiple_bugs=False,
-)
-@given(
-    name=names,
-    email=emails,
-    body=hostile_text,
-    title=hostile_text,
-    note=st.one_of(st.none(), hostile_text),
-    status=st.sampled_from(["pending", "approved"]),
-)
-def test_any_comment_becomes_well_formed_messages_or_dead_letters(
-    name: str, email: str | None, body: str, title: str, note: str | None, status: str
-) -> None:
-    post = Post(id=1, title=title, url="https://blog.example.org/p/1")
-    comment = Comment(
-        id=7,
-        post=post,
-        parent_id=None,
-        author_name=name,
-        author_email=email,
-        body=body,
-        status=status,
-        created_at=_NOW,
-    )
-    flag = Flag(9, comment, "medical_question", note, "a moderator", _NOW)
-    entries = _POLLER._entries(comment, 3, _NOW) + _POLLER._entries(flag, 3, _NOW)
-    assert entries
-    commenter = checked_addr_spec(email)
-    for entry in entries:
-        if entry.message is None:
-            # Only a MessageBuildError may stop a message (templates are fine here).
-            assert entry.error is not None and entry.error.startswith("cannot build the email")
-            continue
-        expected_reply = commenter if entry.recipient == INFOLINE else None
-        message = assert_well_formed(entry.message, entry.recipient, expected_reply)
-        assert message["Message-ID"] == entry.message_id
-
-
-def test_a_message_with_non_ascii_text_is_seven_bit() -> None:
-    comment = Comment(
-        7, Post(1, "¡Hola!", "https://b.org/p"), None, "José", None, "ça va", "pending", _NOW
-    )
-    [entry, *_] = _POLLER._entries(comment, 3, _NOW)
-    assert entry.message is not None
-    entry.message.decode("ascii")
-
+from tests.hostile_helpers import ENCODED_WORD_INJECTION, INJECTIONS, assert_well_formed
 
 # --- hostile rows in a real store, through a real poll and a real SMTP server --------
 
@@ -242,29 +134,6 @@ async def test_a_row_the_source_cannot_read_does_not_stop_delivery(
     assert report.problems  # said loudly, every poll, until someone fixes the row
     assert report.delivery is not None and report.delivery.sent == 1
     assert len(smtp.received) == 1
-
-
-ENCODED_WORD_INJECTION = "=??Q?=0D=0AReply-To:_attacker@evil.example?="
-
-
-def test_an_encoded_word_in_a_name_cannot_inject_a_header() -> None:
-    """CPython < 3.11.10 decodes RFC 2047 words in header values it is given and
-    writes a decoded CR LF out raw (CVE-2024-6923).  Composing must not rely on it."""
-    comment = Comment(
-        7,
-        Post(1, "Dosing", "https://blog.example.org/p/1"),
-        None,
-        ENCODED_WORD_INJECTION,
-        "ann@example.net",
-        "Is my dose of melphalan safe?",
-        "pending",
-        _NOW,
-    )
-    flag = Flag(9, comment, "medical_question", None, "a moderator", _NOW)
-    for entry in _POLLER._entries(flag, 3, _NOW):
-        if entry.message is not None:
-            expected = "ann@example.net" if entry.recipient == INFOLINE else None
-            assert_well_formed(entry.message, entry.recipient, expected)
 
 
 async def test_a_name_built_to_inject_through_encoded_words_is_sent_harmless(

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, text
 
-from notifier.deliver import SentMarks
-from notifier.detect import Cursor
-from notifier.outbox import Outbox, OutboxEntry
+from notifier.delivery.deliver import SentMarks
+from notifier.poll.detect import Cursor
+from notifier.state import Outbox, OutboxEntry
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -73,11 +73,11 @@ async def test_delivery_bookkeeping_skips_the_fsync_but_keeps_the_wal(sqlite_sta
 async def test_a_failing_state_store_stops_every_connection_of_the_pass(
     sqlite_state: str,
 ) -> None:
-    from notifier.deliver import Deliverer
+    from notifier.delivery.deliver import Deliverer
+    from notifier.delivery.smtp import SmtpTransport
+    from notifier.demo.sink import SmtpSink
     from notifier.errors import StateError
     from notifier.settings import load_settings
-    from notifier.sink import SmtpSink
-    from notifier.smtp import SmtpTransport
     from tests.fault_helpers import Scripted
 
     class LockedOnRetry(Outbox):

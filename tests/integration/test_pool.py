@@ -6,8 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+from notifier.demo.sink import RecordingHandler, SmtpSink
 from notifier.service import run_once
-from notifier.sink import RecordingHandler, SmtpSink
 from tests.helpers import Blog, settings_for
 
 

@@ -1,12 +1,12 @@
-"""Each route of the DESIGN.md table, end to end: store -> notifier once -> SMTP server.
+"""Each route of the README's table, end to end: store -> notifier once -> SMTP server.
 
 Runs with the native store on SQLite, PostgreSQL and MariaDB.
 """
 
 from __future__ import annotations
 
+from notifier.demo.sink import SmtpSink
 from notifier.service import run_once
-from notifier.sink import SmtpSink
 from tests.helpers import INFOLINE, MAIL_FROM, MODERATOR, MODERATOR_2, Blog, parts, settings_for, to
 
 

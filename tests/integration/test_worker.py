@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from notifier.outbox import Outbox
+from notifier.demo.sink import SmtpSink
 from notifier.service import Service, run_once
-from notifier.sink import SmtpSink
+from notifier.state import Outbox
 from tests.helpers import MODERATOR, Blog, settings_for, to
 
 
@@ -116,7 +116,7 @@ async def test_overlapping_polls_enqueue_each_notification_once(
 async def test_a_retry_sends_the_same_bytes_and_message_id(
     blog: Blog, smtp: SmtpSink, sqlite_state: str
 ) -> None:
-    from notifier.sink import RecordingHandler
+    from notifier.demo.sink import RecordingHandler
 
     class FailsOnce(RecordingHandler):
         def __init__(self) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifier.detect import MAX_GAPS, Cursor, Gap, advance
+from notifier.poll.detect import MAX_GAPS, Cursor, Gap, advance
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LOOKBACK = timedelta(minutes=10)

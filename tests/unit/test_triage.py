@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifier.triage import DEFAULT_THRESHOLD, TriageResult, triage
-from notifier.triage_eval import (
+from notifier.triage.evaluate import (
     LabelledComment,
     Metrics,
     evaluate,
@@ -19,7 +19,7 @@ from notifier.triage_eval import (
     run_triage_lines,
 )
 
-LABELLED = Path(__file__).parent / "data" / "triage_comments.jsonl"
+LABELLED = Path(__file__).parent.parent / "data" / "triage_comments.jsonl"
 
 
 def reasons_text(result: TriageResult) -> str:
