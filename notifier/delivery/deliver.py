@@ -1,11 +1,13 @@
 """Delivery: hand due outbox rows to the SMTP server over a pool of connections.
 
 Rows are claimed in batches with a lease and shared among the connections
-(NOTIFIER_SMTP_CONNECTIONS); each outcome is recorded as soon as the server has
-answered, one row at a time, so a crash can double at most the messages on the
-wire.  Transient failures are retried with capped exponential backoff and
-jitter; permanent ones become dead letters; configuration problems and an
-unreachable server stop the pass without charging any message.
+(NOTIFIER_SMTP_CONNECTIONS).  Each outcome is recorded once the server has
+answered; "sent" marks are group-committed (``marks``), and a connection may run
+at most NOTIFIER_MARK_WINDOW messages ahead of its marks, so that is the most a
+crash can make it send twice.  Transient failures are retried with capped
+exponential backoff and jitter; permanent ones become dead letters;
+configuration problems and an unreachable server stop the pass without charging
+any message.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ class SentMarks:
     """Group commit of "sent" marks.
 
     The first sender to finish writes its mark; every mark that arrives while
-    that transaction commits goes into the next one.  Each sender still waits
-    for its own mark before it takes another message, so at most one message
-    per connection is ever sent but not yet marked: a crash can double no more
-    than the messages on the wire, and a busy pool shares one commit.
+    that transaction commits goes into the next one, so a busy pool shares one
+    commit.  A sender may go on to its next message before its mark lands, but
+    ``Deliverer`` lets at most NOTIFIER_MARK_WINDOW of one connection's messages
+    be sent and not yet marked: the most a crash can make it send twice.
     """
 
     def __init__(self, outbox: Outbox, owner: str, clock: Callable[[], datetime]) -> None:
