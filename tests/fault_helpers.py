@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from io import StringIO
 from typing import Any
 
 from sqlalchemy import select
 
+from notifier import commands
 from notifier.db import create_engine
 from notifier.demo.sink import RecordingHandler
+from notifier.settings import Settings
 from notifier.state.schema import outbox
 
 
@@ -114,3 +118,10 @@ async def outbox_rows(state_url: str) -> list[Any]:
 
 def message_ids(handler: RecordingHandler) -> list[str]:
     return [str(r.message["Message-ID"]) for r in handler.received]
+
+
+async def status_of(settings: Settings) -> str:
+    """What ``notifier status`` prints."""
+    out = StringIO()
+    assert await commands.status(settings, out, now=datetime.now(UTC)) == 0
+    return out.getvalue()
