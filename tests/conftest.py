@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from notifier.db import parse_url
 from notifier.demo.sink import SmtpSink
 from tests.helpers import Blog
-from tests.wp_helpers import Site, start_site
+from tests.wp_helpers import Site, start_site, stop_site
 
 PG_ADMIN = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_ADMIN = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
@@ -108,6 +108,13 @@ async def blog(store_url: str) -> AsyncIterator[Blog]:
 
 
 @pytest.fixture(scope="session")
-def site() -> Site:
-    """The real WordPress test site (scripts/wordpress-setup.sh; idempotent)."""
-    return start_site()
+def site() -> Iterator[Site]:
+    """The real WordPress test site (scripts/wordpress-setup.sh; idempotent).
+
+    The ``php -S`` server it starts is stopped when the run ends, so no process
+    outlives the tests (the database and files stay for the next run).
+    """
+    try:
+        yield start_site()
+    finally:
+        stop_site()

@@ -69,6 +69,11 @@ def start_site() -> Site:
     )
 
 
+def stop_site() -> None:
+    """Stop the ``php -S`` server that :func:`start_site` started (the data stays)."""
+    subprocess.run(["bash", str(SETUP), "stop"], capture_output=True, timeout=60, check=False)
+
+
 def unique_text(label: str) -> str:
     """Comment text no other test (or run) uses: WordPress refuses duplicate comments."""
     return f"{label} {uuid.uuid4().hex}"
