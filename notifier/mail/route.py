@@ -9,7 +9,8 @@
 
 A medical question is a moderator's ``medical_question`` flag (always
 forwarded) or a comment the triage recognises (forwarded when
-NOTIFIER_TRIAGE=forward).  Spam and trash are never forwarded nor acknowledged.
+NOTIFIER_TRIAGE=forward).  A comment the source marks as spam or trash mails
+nobody: not when it is posted, not when it is flagged.
 
 Every notification has an event key; (event key, recipient) is unique in the
 outbox, so routing the same row twice can never send twice.  The InfoLine key
@@ -35,7 +36,10 @@ NEW_COMMENT = "new_comment"
 FLAGGED_COMMENT = "flagged_comment"
 INFOLINE_FORWARD = "infoline_forward"
 COMMENTER_ACK = "commenter_ack"
-TEMPLATE_NAMES = (NEW_COMMENT, FLAGGED_COMMENT, INFOLINE_FORWARD, COMMENTER_ACK)
+# Built by notifier.flow from many notifications at once, not routed here.
+DIGEST = "digest"
+REMINDER = "reminder"
+TEMPLATE_NAMES = (NEW_COMMENT, FLAGGED_COMMENT, INFOLINE_FORWARD, COMMENTER_ACK, DIGEST, REMINDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +158,10 @@ def route_comment(
 def route_flag(flag: Flag, recipients: Recipients, *, today: date) -> list[Notification]:
     """Notifications for a newly seen flag: the moderators, and the InfoLine for a question."""
     comment = flag.comment
-    forward = (
-        flag.reason == FlagReason.MEDICAL_QUESTION
-        and recipients.infoline is not None
-        and not comment.is_junk
-    )
+    if comment.is_junk:
+        # Already dealt with (a spam wave flagged by readers must not mail anyone).
+        return []
+    forward = flag.reason == FlagReason.MEDICAL_QUESTION and recipients.infoline is not None
     notes = [
         Notification(
             f"flag:{flag.id}",
