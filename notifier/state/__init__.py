@@ -6,6 +6,7 @@ object the poller, the deliverer and the commands use.
 """
 
 from notifier.state.bookkeeping import DeadLetter, Stats
+from notifier.state.flow import FlowStore
 from notifier.state.outbox import Claimed, Outbox, OutboxEntry
 
-__all__ = ["Claimed", "DeadLetter", "Outbox", "OutboxEntry", "Stats"]
+__all__ = ["Claimed", "DeadLetter", "FlowStore", "Outbox", "OutboxEntry", "Stats"]

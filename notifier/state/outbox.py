@@ -16,18 +16,22 @@ keeps the service's bookkeeping (``bookkeeping``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.poll.detect import Cursor
 from notifier.state.bookkeeping import Bookkeeping
 from notifier.state.cursors import CursorStore, gaps_to_json
 from notifier.state.schema import DEAD, PENDING, SENT, aware, cursors, naive, outbox
+
+if TYPE_CHECKING:
+    from notifier.state.flow import FlowItem
 
 
 class _CursorMoved(Exception):
@@ -45,6 +49,45 @@ class OutboxEntry:
     message_id: str | None
     message: bytes | None
     error: str | None = None
+    # A moderator notification the burst guard may hold back for a digest.
+    flow: FlowItem | None = None
+
+
+# Called inside the enqueueing transaction: which entries go to the outbox now.
+Router = Callable[
+    [AsyncConnection, Sequence[OutboxEntry], datetime], Awaitable[Sequence[OutboxEntry]]
+]
+
+
+async def insert_entries(
+    conn: AsyncConnection, dialect: str, entries: Sequence[OutboxEntry], now: datetime
+) -> int:
+    """Insert outbox rows (a dead letter for an entry without a message); keys already
+    there are skipped.  Returns how many were inserted."""
+    if not entries:
+        return 0
+    stamp = naive(now)
+    rows = [
+        {
+            "event_key": e.event_key,
+            "recipient": e.recipient,
+            "template": e.template,
+            "comment_id": e.comment_id,
+            "message_id": e.message_id,
+            "message": e.message,
+            "state": DEAD if e.message is None else PENDING,
+            "attempts": 0,
+            "created_at": stamp,
+            "next_attempt_at": stamp,
+            "updated_at": stamp,
+            "last_error": e.error,
+        }
+        for e in entries
+    ]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(outbox).on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+    result = await conn.execute(statement, rows)
+    return max(result.rowcount, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +112,15 @@ class Outbox(CursorStore, Bookkeeping):
         new: Cursor,
         entries: Sequence[OutboxEntry],
         now: datetime,
+        *,
+        route: Router | None = None,
     ) -> tuple[bool, int]:
         """Enqueue ``entries`` and move the cursor from ``old`` to ``new``, atomically.
 
         Returns (moved, inserted).  ``moved`` is False when another poll moved the
         cursor first; then nothing is written and this batch is simply dropped,
-        because the other poll has read the same rows.
+        because the other poll has read the same rows.  ``route`` (the burst
+        guard) decides, in the same transaction, which entries are mailed now.
         """
         stamp = naive(now)
 
@@ -93,29 +139,11 @@ class Outbox(CursorStore, Bookkeeping):
             )
             if moved.rowcount != 1:
                 raise _CursorMoved
-            inserted = 0
-            if entries:
-                rows = [
-                    {
-                        "event_key": e.event_key,
-                        "recipient": e.recipient,
-                        "template": e.template,
-                        "comment_id": e.comment_id,
-                        "message_id": e.message_id,
-                        "message": e.message,
-                        "state": DEAD if e.message is None else PENDING,
-                        "attempts": 0,
-                        "created_at": stamp,
-                        "next_attempt_at": stamp,
-                        "updated_at": stamp,
-                        "last_error": e.error,
-                    }
-                    for e in entries
-                ]
-                result = await conn.execute(
-                    self._insert_ignore(outbox, ["event_key", "recipient"]), rows
-                )
-                inserted = max(result.rowcount, 0)
+            if route is not None:
+                entries_now = await route(conn, entries, now)
+            else:
+                entries_now = entries
+            inserted = await insert_entries(conn, self._dialect, entries_now, now)
             return True, inserted
 
         try:

@@ -27,6 +27,11 @@ class StateStore:
         self._relaxed = engine or create_engine(url, relaxed=True)
         self._dialect = self._engine.dialect.name
 
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self._dialect
+
     async def aclose(self) -> None:
         await self._engine.dispose()
         if self._relaxed is not self._engine:
