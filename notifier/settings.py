@@ -17,12 +17,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from notifier.db import parse_url
 from notifier.errors import ConfigError
+from notifier.flow.schedule import DailyDigest, parse_digest_only, zone
 from notifier.mail.addresses import parse_address
 from notifier.triage import DEFAULT_THRESHOLD
 
@@ -125,6 +127,18 @@ class Settings(BaseSettings):
     moderators: MailAddressList
     infoline_address: Annotated[MailAddress | None, BeforeValidator(_blank_is_none)] = None
 
+    # Floods: once more than digest_after notifications went to one moderator
+    # within digest_window seconds, the rest wait for one digest at its end.
+    digest_after: int = Field(default=5, ge=1)
+    digest_window: float = Field(default=600.0, gt=0)
+    # The zone of NOTIFIER_DIGEST_ONLY's times when an entry names none
+    # (declared before digest_only: its validator reads it).
+    timezone: str = "UTC"
+    # Moderators who want one digest a day instead: "ADDRESS HH:MM [ZONE], ...".
+    digest_only: list[DailyDigest] = []
+    # Pending comments and flags nobody acted on for this long get one reminder (0: none).
+    remind_after: float = Field(default=86400.0, ge=0)
+
     # Delivery policy
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_cap_seconds: float = Field(default=1800.0, gt=0)
@@ -170,6 +184,19 @@ class Settings(BaseSettings):
     def _templates_dir_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_dir():
             raise ValueError(f"{str(value)!r} is not a directory")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)
+        return value
+
+    @field_validator("digest_only", mode="before")
+    @classmethod
+    def _daily_digests(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            return parse_digest_only(value, info.data.get("timezone", "UTC"))
         return value
 
     @field_validator("log_level", mode="before")
@@ -277,6 +304,13 @@ def _consistency(s: Settings) -> list[str]:
             f"{PREFIX}LEASE_SECONDS ({s.lease_seconds:g}) must be at least twice "
             f"{PREFIX}SEND_TIMEOUT ({2 * s.send_timeout:g}): another worker could "
             "take over a message still being sent, and send it again"
+        )
+    moderators = {m.addr_spec.lower() for m in s.moderators}
+    strangers = [d.address for d in s.digest_only if d.address not in moderators]
+    if strangers:
+        problems.append(
+            f"{PREFIX}DIGEST_ONLY: not in {PREFIX}MODERATORS: {', '.join(strangers)} "
+            "(a daily digest is a way for a moderator to get the same mail)"
         )
     if s.smtp_tls == "none" and s.smtp_password is not None and s.smtp_host not in _LOOPBACK:
         problems.append(

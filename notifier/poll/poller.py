@@ -12,7 +12,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from notifier.errors import MessageBuildError, TemplateError
+from notifier.flow.items import flow_item
 from notifier.mail.compose import compose
 from notifier.mail.render import Renderer, build_context
 from notifier.mail.route import (
@@ -29,6 +32,7 @@ from notifier.poll.holds import HoldWatcher
 from notifier.settings import Settings
 from notifier.sources import CommentSource
 from notifier.state import Outbox, OutboxEntry
+from notifier.state.flow import BurstPolicy, GuardReport, route_batch
 from notifier.triage import triage
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,7 @@ class PollReport:
     enqueued: int = 0
     dead: int = 0
     conflicts: int = 0
+    digested: int = 0  # moderator notifications held back for a digest
 
 
 def _now() -> datetime:
@@ -74,6 +79,11 @@ class Poller:
         self._renderer = renderer
         self._clock = clock
         self._lookback = timedelta(seconds=settings.lookback_seconds)
+        self._burst = BurstPolicy(
+            after=settings.digest_after,
+            window=timedelta(seconds=settings.digest_window),
+            daily={d.address: d for d in settings.digest_only},
+        )
         self._recipients = Recipients(
             moderators=tuple(settings.moderators),
             infoline=settings.infoline_address,
@@ -183,7 +193,17 @@ class Poller:
         now: datetime,
         report: PollReport,
     ) -> bool:
-        moved, inserted = await self._outbox.commit_batch(stream, old, new, entries, now)
+        guard = GuardReport()
+
+        async def route(
+            conn: AsyncConnection, batch: Sequence[OutboxEntry], at: datetime
+        ) -> Sequence[OutboxEntry]:
+            # The burst guard decides in the enqueueing transaction: see state/flow.py.
+            return await route_batch(conn, self._outbox.dialect, batch, at, self._burst, guard)
+
+        moved, inserted = await self._outbox.commit_batch(
+            stream, old, new, entries, now, route=route
+        )
         if not moved:
             report.conflicts += 1
             log.info(
@@ -193,6 +213,14 @@ class Poller:
             )
             return False
         report.enqueued += inserted
+        report.digested += guard.digested
+        for moderator, due in guard.opened:
+            log.info(
+                "burst: more mail for %s waits for a digest due at %s",
+                moderator,
+                due.isoformat(),
+                extra={"action": "digest_opened", "recipient": moderator},
+            )
         for entry in entries:
             if entry.message is None:
                 report.dead += 1
@@ -243,4 +271,5 @@ class Poller:
             note.comment.id,
             composed.message_id,
             composed.data,
+            flow=flow_item(note, site_name=self._s.site_name),
         )

@@ -209,6 +209,19 @@ class NativeSource:
         )
         return int(rows[0][0])
 
+    async def statuses(self, ids: Sequence[int]) -> dict[int, str]:
+        """The current status of each comment in ``ids`` that still exists."""
+        found: dict[int, str] = {}
+        unique = sorted(set(ids))
+        for start in range(0, len(unique), 1000):
+            rows = await self._rows(
+                select(comments.c.id, comments.c.status).where(
+                    comments.c.id.in_(unique[start : start + 1000])
+                )
+            )
+            found.update({int(row.id): _text(row.status) for row in rows})
+        return found
+
     async def check(self) -> str:
         await self.head()
         return f"native comment store at {safe_url(self._url)}"

@@ -1,0 +1,124 @@
+"""Digests and reminders as scheduled work of their own, beside poll and delivery.
+
+``FlowJobs`` owns the two jobs; ``schedule`` adds them to the service's
+APScheduler.  Each run is one short pass that enqueues into the outbox (the
+delivery job sends), so a run that fails leaves nothing half done: the next run
+tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from notifier.errors import SourceError, StateError
+from notifier.flow.digest import run_digests
+from notifier.flow.remind import run_reminders
+from notifier.mail.render import Renderer
+from notifier.poll.holds import StatusSource
+from notifier.settings import Settings
+from notifier.sources import CommentSource
+from notifier.state.flow import FlowStore
+from notifier.state.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+# Digests are due at the end of a window or at a time of day: look often.
+MAX_INTERVAL = 60.0
+
+
+class FlowJobs:
+    """Builds due digests and reminders and enqueues them."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        outbox: Outbox,
+        source: CommentSource,
+        renderer: Renderer,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._s = settings
+        self.store = FlowStore(outbox.url)
+        self._source = source
+        self._renderer = renderer
+        self._clock = clock
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def digests(self) -> Any:
+        """Build and enqueue every digest that is due; its report, or None on failure."""
+        return await self._run("digests", run_digests)
+
+    async def reminders(self) -> Any:
+        """Enqueue the reminder for newly overdue items, if any; its report, or None."""
+        return await self._run("reminders", run_reminders)
+
+    async def _run(self, name: str, work: Callable[..., Awaitable[Any]]) -> Any:
+        self._running += 1
+        self._idle.clear()
+        try:
+            if not isinstance(self._source, StatusSource):
+                raise SourceError("this comment store cannot say which comments are still pending")
+            # A comment store that hangs must not hold a job (or shutdown) forever.
+            async with asyncio.timeout(self._s.source_timeout):
+                report = await work(
+                    self._s,
+                    self.store,
+                    self._source,
+                    self._renderer,
+                    self._clock(),
+                    pending_count=self._source.pending_count,
+                )
+        except TimeoutError:
+            log.error(
+                "%s took longer than %gs; tried again next run",
+                name,
+                self._s.source_timeout,
+                extra={"action": f"{name}_failed"},
+            )
+            return None
+        except (StateError, SourceError) as exc:
+            log.error("%s failed: %s", name, exc, extra={"action": f"{name}_failed"})
+            return None
+        except Exception:
+            log.exception("%s failed unexpectedly", name, extra={"action": f"{name}_failed"})
+            return None
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+        log.debug("%s: %s", name, report, extra={"action": f"{name}_run"})
+        return report
+
+    async def aclose(self) -> None:
+        await self.store.aclose()
+
+    async def idle(self) -> None:
+        """Wait for a running job to finish (at shutdown)."""
+        await self._idle.wait()
+
+    def schedule(self, scheduler: AsyncIOScheduler, stopping: asyncio.Event) -> None:
+        """Add the digest and reminder jobs, every poll interval (at most a minute)."""
+        interval = min(self._s.poll_interval, MAX_INTERVAL)
+        for name, run in (("digests", self.digests), ("reminders", self.reminders)):
+
+            async def job(run: Callable[[], Awaitable[Any]] = run) -> None:
+                if not stopping.is_set():
+                    await run()
+
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=interval,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+                id=name,
+            )
