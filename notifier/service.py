@@ -8,6 +8,7 @@ SIGTERM or SIGINT; ``once`` does a single pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ from notifier.delivery.deliver import Deliverer, DeliveryReport
 from notifier.delivery.smtp import MailTransport, SmtpTransport
 from notifier.demo.samples import sample_contexts
 from notifier.errors import SourceError, StateError, TemplateError
+from notifier.flow.jobs import FlowJobs
 from notifier.mail.render import Renderer
 from notifier.poll.holds import HoldWatcher, StatusSource
 from notifier.poll.poller import Poller, PollReport
@@ -67,12 +69,17 @@ class Service:
         self._clock = clock
         self.holds = (
             HoldWatcher(settings.state_url, self.source, timedelta(days=settings.hold_watch_days))
-            if isinstance(self.source, StatusSource) and settings.hold_watch_days > 0
+            # The native store can report statuses too (for digests), but holds are
+            # a WordPress habit: its moderators "unapprove".
+            if isinstance(self.source, StatusSource)
+            and settings.source_kind != "native"
+            and settings.hold_watch_days > 0
             else None
         )
         self.poller = Poller(
             settings, self.source, self.outbox, self.renderer, clock=clock, holds=self.holds
         )
+        self.flow = FlowJobs(settings, self.outbox, self.source, self.renderer, clock)
         self.deliverer = Deliverer(settings, self.outbox, self.transports, self.owner, clock=clock)
         self._paused: str | None = None
         self._unreachable: str | None = None
@@ -179,6 +186,7 @@ class Service:
         await self.source.aclose()
         if self.holds is not None:
             await self.holds.aclose()
+        await self.flow.aclose()
         await self.outbox.aclose()
 
 
@@ -187,7 +195,12 @@ async def run_once(settings: Settings, **parts: object) -> int:
     service = Service(settings, **parts)  # type: ignore[arg-type]
     try:
         await service.open()
+        # Digests and reminders that fell due since the last run go out in this pass.
+        flow_ok = await service.flow.digests() is not None
+        flow_ok = await service.flow.reminders() is not None and flow_ok
         report = await service.tick()
+        if not flow_ok:
+            report.problems.append("digests or reminders could not be built")
         left = await service.outbox.undelivered()
     finally:
         await service.close()
@@ -202,9 +215,11 @@ async def run_once(settings: Settings, **parts: object) -> int:
     return 1 if report.problems else 0
 
 
-async def run_forever(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+async def run_forever(
+    settings: Settings, *, stop: asyncio.Event | None = None, **parts: object
+) -> int:
     """``notifier run``: poll and deliver on a schedule until SIGTERM or SIGINT."""
-    service = Service(settings)
+    service = Service(settings, **parts)  # type: ignore[arg-type]
     stopping = stop or asyncio.Event()
     idle = asyncio.Event()
     idle.set()
@@ -240,6 +255,7 @@ async def run_forever(settings: Settings, *, stop: asyncio.Event | None = None) 
             next_run_time=datetime.now(UTC),
             id="poll",
         )
+        service.flow.schedule(scheduler, stopping)
         scheduler.start()
         log.info(
             "notifier running: polling every %gs", settings.poll_interval, extra={"action": "start"}
@@ -260,6 +276,10 @@ async def run_forever(settings: Settings, *, stop: asyncio.Event | None = None) 
             for task in running:
                 task.cancel()
             await idle.wait()
+        # A digest or reminder being built is one transaction: if it does not
+        # finish in time it is simply rolled back, and built again next start.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(service.flow.idle(), timeout=settings.shutdown_timeout)
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)

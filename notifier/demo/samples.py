@@ -9,18 +9,24 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from notifier.flow.digest import digest_context
+from notifier.flow.items import flow_item
+from notifier.flow.remind import reminder_context
 from notifier.mail.render import build_context
 from notifier.mail.route import (
     BY_MODERATOR,
     BY_TRIAGE,
     COMMENTER_ACK,
+    DIGEST,
     FLAGGED_COMMENT,
     INFOLINE_FORWARD,
     NEW_COMMENT,
+    REMINDER,
     Notification,
     commenter_address,
 )
 from notifier.models import Comment, Flag, Post
+from notifier.state.flow import QueuedItem
 from notifier.triage import triage
 
 SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -100,9 +106,37 @@ def sample_notification(template: str) -> Notification:
     return Notification("ack:1", COMMENTER_ACK, recipient, comment)
 
 
+def sample_items(site_name: str) -> list[QueuedItem]:
+    """A new comment and a flag, as a digest or a reminder lists them."""
+    items = []
+    for number, template in enumerate((NEW_COMMENT, FLAGGED_COMMENT), start=1):
+        note = sample_notification(template)
+        flow = flow_item(note, site_name=site_name)
+        assert flow is not None
+        at = SAMPLE_TIME + timedelta(minutes=number)
+        items.append(
+            QueuedItem(number, note.event_key, flow.comment_id, flow.status, flow.item, at)
+        )
+    return items
+
+
 def sample_contexts(site_name: str) -> dict[str, dict[str, Any]]:
     """Template contexts for every shipped template name."""
-    return {
+    contexts = {
         name: build_context(sample_notification(name), site_name=site_name, pending_count=3)
         for name in (NEW_COMMENT, FLAGGED_COMMENT, INFOLINE_FORWARD, COMMENTER_ACK)
     }
+    items = sample_items(site_name)
+    contexts[DIGEST] = digest_context(
+        site_name,
+        items,
+        left_out=1,
+        checked=True,
+        part=1,
+        parts=1,
+        daily=None,
+        pending_count=3,
+        now=SAMPLE_TIME + timedelta(minutes=10),
+    )
+    contexts[REMINDER] = reminder_context(site_name, items, remind_after=86400, pending_count=3)
+    return contexts
