@@ -60,6 +60,8 @@ def notifier_env(
         "NOTIFIER_INFOLINE_ADDRESS": INFOLINE,
         "NOTIFIER_SITE_NAME": "Myeloma Blog",
         "NOTIFIER_START_FROM": "beginning",
+        # The figures are per email: the burst guard would fold them into digests.
+        "NOTIFIER_DIGEST_AFTER": "1000000000",
     }
     env.update({f"NOTIFIER_{k.upper()}": v for k, v in overrides.items()})
     # The lead is adding a connection pool: pass the operator's choice through

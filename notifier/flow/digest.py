@@ -172,6 +172,15 @@ async def _one(
         return
     report.emails += len(entries)
     report.listed += len(keep)
+    for entry in entries:
+        if entry.message is None:
+            log.error(
+                "dead letter %s to %s: %s",
+                entry.event_key,
+                moderator,
+                entry.error,
+                extra={"action": "enqueue_dead", "event": entry.event_key},
+            )
     log.info(
         "digest for %s: %d comment(s) and flag(s) in %d email(s), %d left out as handled",
         moderator,

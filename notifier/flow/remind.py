@@ -142,6 +142,15 @@ async def run_reminders(
         log.info("another worker sent this reminder first", extra={"action": "reminder_race"})
         return report
     report.emails = len(entries)
+    for entry in entries:
+        if entry.message is None:
+            log.error(
+                "dead letter %s to %s: %s",
+                entry.event_key,
+                entry.recipient,
+                entry.error,
+                extra={"action": "enqueue_dead", "event": entry.event_key},
+            )
     if overdue:
         log.info(
             "reminder: %d item(s) waiting more than %s, to %d moderator(s)",
