@@ -32,7 +32,7 @@ from notifier.poll.holds import HoldWatcher
 from notifier.settings import Settings
 from notifier.sources import CommentSource
 from notifier.state import Outbox, OutboxEntry
-from notifier.state.flow import BurstPolicy, GuardReport, route_batch
+from notifier.state.guard import BurstPolicy, GuardReport, route_batch
 from notifier.triage import triage
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class Poller:
         async def route(
             conn: AsyncConnection, batch: Sequence[OutboxEntry], at: datetime
         ) -> Sequence[OutboxEntry]:
-            # The burst guard decides in the enqueueing transaction: see state/flow.py.
+            # The burst guard decides in the enqueueing transaction: see state/guard.py.
             return await route_batch(conn, self._outbox.dialect, batch, at, self._burst, guard)
 
         moved, inserted = await self._outbox.commit_batch(

@@ -13,18 +13,15 @@ Three tables beside the outbox (created with it, no migration needed):
 * ``notifier_reminder_watch``: pending comments and flags not yet acted on, with
   their status when seen; a row goes once it is reminded or no longer pending.
 
-The guard runs inside the poll's enqueueing transaction (``route_batch``), so
-"mail now" and "wait for the digest" are decided and written atomically with the
-cursor: a crash or a competing replica can neither lose a notification nor put
-it in both an email and a digest.
+The burst guard that fills them is in ``guard.py``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -38,14 +35,12 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     exists,
-    func,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notifier.flow.schedule import DailyDigest, burst_digest_due, next_daily
 from notifier.state.outbox import OutboxEntry, insert_entries
 from notifier.state.schema import _Id, metadata
 from notifier.state.schema import aware as _aware
@@ -110,13 +105,6 @@ class FlowItem:
 
 
 @dataclass(frozen=True, slots=True)
-class BurstPolicy:
-    after: int
-    window: timedelta
-    daily: dict[str, DailyDigest]
-
-
-@dataclass(frozen=True, slots=True)
 class QueuedItem:
     """A notification waiting in the state store for a digest or a reminder."""
 
@@ -128,27 +116,19 @@ class QueuedItem:
     at: datetime
 
 
-@dataclass
-class GuardReport:
-    mailed: int = 0
-    digested: int = 0
-    # (moderator, due): digests opened by this batch.
-    opened: list[tuple[str, datetime]] = field(default_factory=list)
-
-
 class _Race(Exception):
     """Another worker built this digest or reminder first; roll back."""
 
 
-def _insert_ignore(dialect: str, table: Table, keys: list[str]) -> Any:
+def insert_ignore(dialect: str, table: Table, keys: list[str]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
-async def _lock_moderator(conn: AsyncConnection, dialect: str, moderator: str) -> Any:
+async def lock_moderator(conn: AsyncConnection, dialect: str, moderator: str) -> Any:
     """The moderator's row, created if missing, locked until the transaction ends."""
     await conn.execute(
-        _insert_ignore(dialect, digest_moderators, ["moderator"]).values(
+        insert_ignore(dialect, digest_moderators, ["moderator"]).values(
             moderator=moderator, next_at=None, last_due=None
         )
     )
@@ -157,112 +137,6 @@ async def _lock_moderator(conn: AsyncConnection, dialect: str, moderator: str) -
         query = query.with_for_update()
     # SQLite: the enqueueing transaction already holds the database's write lock.
     return (await conn.execute(query)).one()
-
-
-async def route_batch(
-    conn: AsyncConnection,
-    dialect: str,
-    entries: Sequence[OutboxEntry],
-    now: datetime,
-    policy: BurstPolicy,
-    report: GuardReport,
-) -> list[OutboxEntry]:
-    """Inside the enqueueing transaction: which entries go to the outbox now.
-
-    Entries with a ``flow`` item are moderator notifications: each is mailed at
-    once unless its moderator has had ``policy.after`` in the last window, has a
-    digest open, or chose a daily digest; then it waits for the digest instead.
-    """
-    stamp = _naive(now)
-    outgoing = [e for e in entries if e.flow is None]
-    watched: dict[str, dict[str, Any]] = {}
-    by_moderator: dict[str, list[OutboxEntry]] = defaultdict(list)
-    for entry in entries:
-        if entry.flow is None:
-            continue
-        by_moderator[entry.recipient.lower()].append(entry)
-        if entry.flow.watch and entry.event_key not in watched:
-            watched[entry.event_key] = {
-                "event_key": entry.event_key,
-                "comment_id": entry.flow.comment_id,
-                "status": entry.flow.status,
-                "item": entry.flow.item,
-                "seen_at": stamp,
-            }
-    if watched:
-        await conn.execute(
-            _insert_ignore(dialect, reminder_watch, ["event_key"]),
-            list(watched.values()),
-        )
-    # One moderator after another, always in the same order: no deadlocks.
-    for moderator in sorted(by_moderator):
-        state = await _lock_moderator(conn, dialect, moderator)
-        batch = by_moderator[moderator]
-        decided = set(
-            (
-                await conn.execute(
-                    select(digest_items.c.event_key).where(
-                        digest_items.c.moderator == moderator,
-                        digest_items.c.event_key.in_([e.event_key for e in batch]),
-                    )
-                )
-            ).scalars()
-        )
-        fresh = [e for e in batch if e.event_key not in decided]
-        if not fresh:
-            continue
-        next_at = _aware(state.next_at)
-        daily = policy.daily.get(moderator)
-        count, oldest = 0, None
-        if daily is None and next_at is None:
-            row = (
-                await conn.execute(
-                    select(func.count(), func.min(digest_items.c.created_at)).where(
-                        digest_items.c.moderator == moderator,
-                        digest_items.c.created_at > _naive(now - policy.window),
-                    )
-                )
-            ).one()
-            count, oldest = int(row[0]), _aware(row[1])
-        rows = []
-        for entry in fresh:
-            assert entry.flow is not None
-            if daily is None and next_at is None and count < policy.after:
-                mode = MAIL
-                outgoing.append(entry)
-                report.mailed += 1
-            else:
-                mode = DIGEST
-                report.digested += 1
-                if next_at is None:
-                    next_at = (
-                        next_daily(now, daily.at, daily.zone)
-                        if daily is not None
-                        else burst_digest_due(oldest or now, _aware(state.last_due), policy.window)
-                    )
-            oldest = oldest or now
-            count += 1
-            rows.append(
-                {
-                    "moderator": moderator,
-                    "event_key": entry.event_key,
-                    "comment_id": entry.flow.comment_id,
-                    "status": entry.flow.status,
-                    "mode": mode,
-                    "item": entry.flow.item if mode == DIGEST else None,
-                    "created_at": stamp,
-                    "digest_key": None,
-                }
-            )
-        await conn.execute(digest_items.insert(), rows)
-        if next_at is not None and _aware(state.next_at) != next_at:
-            report.opened.append((moderator, next_at))
-            await conn.execute(
-                update(digest_moderators)
-                .where(digest_moderators.c.moderator == moderator)
-                .values(next_at=_naive(next_at))
-            )
-    return outgoing
 
 
 class FlowStore(StateStore):
@@ -323,7 +197,7 @@ class FlowStore(StateStore):
         """
 
         async def work(conn: AsyncConnection) -> bool:
-            state = await _lock_moderator(conn, self._dialect, moderator)
+            state = await lock_moderator(conn, self._dialect, moderator)
             if _aware(state.next_at) != due:
                 raise _Race
             by_key: dict[str, list[int]] = defaultdict(list)
@@ -375,23 +249,6 @@ class FlowStore(StateStore):
             return int(result.rowcount)
 
         count: int = await self._run(work, relaxed=True)
-        return count
-
-    async def waiting_count(self) -> int:
-        """How many notifications wait for a digest, all moderators together."""
-
-        async def work(conn: AsyncConnection) -> int:
-            return int(
-                (
-                    await conn.execute(
-                        select(func.count()).where(
-                            digest_items.c.mode == DIGEST, digest_items.c.digest_key.is_(None)
-                        )
-                    )
-                ).scalar_one()
-            )
-
-        count: int = await self._run(work, write=False)
         return count
 
     # --- reminders ---------------------------------------------------------------
