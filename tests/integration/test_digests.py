@@ -132,10 +132,21 @@ async def polled_up_to(state_url: str, comment_id: int) -> None:
         await outbox.aclose()
 
 
-async def post_burst(blog: Blog, clock: Clock, count: int, seconds: float, **kw: str) -> list[int]:
+QUESTION = (
+    "My husband has myeloma and the neuropathy from his Velcade is getting worse. "
+    "Should he ask his doctor about lowering the dose?"
+)
+
+
+async def post_burst(
+    blog: Blog, clock: Clock, count: int, seconds: float, *, questions: tuple[int, ...] = ()
+) -> list[int]:
+    """``count`` comments over ``seconds`` of the service's time; those numbered in
+    ``questions`` ask the InfoLine something."""
     ids = []
     for n in range(count):
-        ids.append(await blog.comment(f"Lovely post, thanks! T{n:04d}X", **kw))
+        text = QUESTION if n in questions else "Lovely post, thanks!"
+        ids.append(await blog.comment(f"{text} T{n:04d}X"))
         clock.advance(seconds=seconds / count)
         if n % 20 == 0:
             await asyncio.sleep(0)  # let the service poll in between
@@ -147,9 +158,10 @@ async def test_a_burst_of_200_reaches_each_moderator_as_five_emails_and_a_digest
 ) -> None:
     runs = Runs(caplog)
     clock = Clock(START)
-    settings = flow_settings(smtp, blog, state_url)
+    settings = flow_settings(smtp, blog, state_url, triage="forward")
     async with running(settings, clock):
-        ids = await post_burst(blog, clock, 200, seconds=60)
+        # Two medical questions in the middle of the burst.
+        ids = await post_burst(blog, clock, 200, seconds=60, questions=(60, 120))
         await polled_up_to(state_url, ids[-1])
         await until(lambda: len(to(smtp.received, MODERATOR_2)) >= 5, "the immediate emails")
         # During the window a moderator approves one of the comments the digest holds.
@@ -184,6 +196,10 @@ async def test_a_burst_of_200_reaches_each_moderator_as_five_emails_and_a_digest
         text = text_of(digests[0])
         assert "194 comments, 0 flags" in text
         assert "1 more was handled before this digest was built" in text
+    # InfoLine forwards are never digested: one question, one email.
+    forwards = to(smtp.received, INFOLINE)
+    assert sorted(t for m in forwards for t in tokens(m)) == [60, 120]
+    assert len(forwards) == 2
 
 
 async def test_a_spam_wave_of_500_gives_each_moderator_at_most_a_dozen_emails_none_lost(
