@@ -35,9 +35,6 @@ log = logging.getLogger(__name__)
 # at most PER_RUN per moderator, the rest follow a window later.
 PER_MESSAGE = 250
 PER_RUN = 1000
-# Decisions older than this are forgotten (they only keep an event from being
-# decided twice, which happens within seconds).
-KEEP_DECISIONS = timedelta(days=14)
 
 
 @dataclass
@@ -71,8 +68,6 @@ async def run_digests(
     report = DigestReport()
     for moderator, due in await store.due_moderators(now):
         await _one(settings, store, source, renderer, now, moderator, due, report, pending_count)
-    if report.emails or report.empty:
-        await store.purge(now - KEEP_DECISIONS)
     return report
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 # Digests are due at the end of a window or at a time of day: look often.
 MAX_INTERVAL = 60.0
+# Burst-guard decisions older than this are forgotten: they only keep one event
+# from being decided twice, which happens within seconds (a re-read hold).
+KEEP_DECISIONS = timedelta(days=14)
+PURGE_EVERY = timedelta(hours=1)
 
 
 class FlowJobs:
@@ -49,12 +53,23 @@ class FlowJobs:
         self._renderer = renderer
         self._clock = clock
         self._running = 0
+        self._purged_at: datetime | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
     async def digests(self) -> Any:
         """Build and enqueue every digest that is due; its report, or None on failure."""
-        return await self._run("digests", run_digests)
+        report = await self._run("digests", run_digests)
+        now = self._clock()
+        if report is not None and (self._purged_at is None or now - self._purged_at >= PURGE_EVERY):
+            self._purged_at = now
+            try:
+                gone = await self.store.purge(now - KEEP_DECISIONS)
+            except StateError as exc:
+                log.warning("cannot purge old digest decisions: %s", exc, extra={"action": "purge"})
+            else:
+                log.debug("purged %d old digest decisions", gone, extra={"action": "purge"})
+        return report
 
     async def reminders(self) -> Any:
         """Enqueue the reminder for newly overdue items, if any; its report, or None."""

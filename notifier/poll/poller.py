@@ -83,6 +83,7 @@ class Poller:
             after=settings.digest_after,
             window=timedelta(seconds=settings.digest_window),
             daily={d.address: d for d in settings.digest_only},
+            remind=settings.remind_after > 0,
         )
         self._recipients = Recipients(
             moderators=tuple(settings.moderators),

@@ -68,6 +68,7 @@ digest_items = Table(
     Column("digest_key", String(200)),
     UniqueConstraint("event_key", "moderator", name="uq_notifier_digest_items_event_moderator"),
     Index("ix_notifier_digest_items_window", "moderator", "created_at"),
+    Index("ix_notifier_digest_items_age", "created_at"),
     Index("ix_notifier_digest_items_open", "moderator", "mode", "digest_key", "id"),
 )
 

@@ -39,6 +39,8 @@ class BurstPolicy:
     after: int
     window: timedelta
     daily: dict[str, DailyDigest]
+    # Watch pending items for reminders (NOTIFIER_REMIND_AFTER > 0).
+    remind: bool = True
 
 
 @dataclass
@@ -71,7 +73,7 @@ async def route_batch(
         if entry.flow is None:
             continue
         by_moderator[entry.recipient.lower()].append(entry)
-        if entry.flow.watch and entry.event_key not in watched:
+        if policy.remind and entry.flow.watch and entry.event_key not in watched:
             watched[entry.event_key] = {
                 "event_key": entry.event_key,
                 "comment_id": entry.flow.comment_id,
