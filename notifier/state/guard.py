@@ -66,7 +66,7 @@ async def route_batch(
     digest open, or chose a daily digest; then it waits for the digest instead.
     """
     stamp = _naive(now)
-    outgoing = [e for e in entries if e.flow is None]
+    held: set[int] = set()  # id() of the entries that wait for a digest
     watched: dict[str, dict[str, Any]] = {}
     by_moderator: dict[str, list[OutboxEntry]] = defaultdict(list)
     for entry in entries:
@@ -101,6 +101,9 @@ async def route_batch(
             ).scalars()
         )
         fresh = [e for e in batch if e.event_key not in decided]
+        # Decided before (a hold seen again after a crash): mailed then, or
+        # waiting for its digest now; either way not enqueued again.
+        held.update(id(e) for e in batch if e.event_key in decided)
         if not fresh:
             continue
         next_at = _aware(state.next_at)
@@ -121,10 +124,10 @@ async def route_batch(
             assert entry.flow is not None
             if daily is None and next_at is None and count < policy.after:
                 mode = MAIL
-                outgoing.append(entry)
                 report.mailed += 1
             else:
                 mode = DIGEST
+                held.add(id(entry))
                 report.digested += 1
                 if next_at is None:
                     next_at = (
@@ -154,4 +157,5 @@ async def route_batch(
                 .where(digest_moderators.c.moderator == moderator)
                 .values(next_at=_naive(next_at))
             )
-    return outgoing
+    # In the order given: outbox ids follow the order comments were read.
+    return [e for e in entries if id(e) not in held]
