@@ -213,7 +213,9 @@ def digest_context(
     now: datetime,
 ) -> dict[str, Any]:
     """The template variables of one digest email."""
-    items = [item_context(i.item, at=i.at) for i in chunk]
+    # Newest first, as a mailbox lists them.
+    newest = sorted(chunk, key=lambda i: (i.at, i.id), reverse=True)
+    items = [item_context(i.item, at=i.at) for i in newest]
     moderate = next((i["links"]["moderate"] for i in items if i["links"].get("moderate")), None)
     return {
         "site_name": site_name,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
 from notifier.errors import ConfigError
-from notifier.flow.items import still_open
+from notifier.flow.digest import digest_context
+from notifier.flow.items import flow_item, still_open
 from notifier.flow.schedule import DailyDigest, burst_digest_due, next_daily
 from notifier.mail.addresses import parse_address
-from notifier.mail.route import Recipients, route_flag
+from notifier.mail.render import Renderer
+from notifier.mail.route import NEW_COMMENT, Notification, Recipients, route_flag
 from notifier.models import Comment, Flag, Post
 from notifier.settings import load_settings
+from notifier.state.flow import QueuedItem
 
 BASE = {"NOTIFIER_MAIL_FROM": "n@example.org", "NOTIFIER_MODERATORS": "ann@x.org, Bob <bob@y.org>"}
 
@@ -137,3 +141,40 @@ def test_an_item_is_still_open_while_its_comment_is_where_it_was(
     then: str, now: str | None, open_: bool
 ) -> None:
     assert still_open(then, now) is open_
+
+
+def _digest_item(number: int, name: str, links: dict[str, str]) -> QueuedItem:
+    comment = replace(_comment("pending"), id=number, author_name=name, moderation_links=links)
+    note = Notification(f"comment:{number}", NEW_COMMENT, parse_address("ann@x.org"), comment)
+    flow = flow_item(note, site_name="Myeloma Blog")
+    assert flow is not None
+    at = datetime(2026, 11, 2, 6, number, tzinfo=UTC)
+    return QueuedItem(number, note.event_key, number, "pending", flow.item, at)
+
+
+def test_a_digest_lists_each_comment_with_its_moderation_links_and_escapes_names() -> None:
+    base = "https://blog.example.org/wp-admin/comment.php?c="
+    items = [
+        _digest_item(1, "Tom", {"spam": f"{base}1&action=spam", "trash": "javascript:alert(1)"}),
+        _digest_item(2, "<b>Eve</b>", {"approve": f"{base}2&action=approve"}),
+    ]
+    context = digest_context(
+        "Myeloma Blog",
+        items,
+        left_out=0,
+        checked=True,
+        part=1,
+        parts=1,
+        daily=None,
+        pending_count=None,
+        now=datetime(2026, 11, 2, 6, 10, tzinfo=UTC),
+    )
+    rendered = Renderer().render("digest", context)
+    assert rendered.subject == "[Myeloma Blog] Digest: 2 comments, 0 flags"
+    assert f"Approve: {base}2&action=approve" in rendered.text
+    assert f"Spam:    {base}1&action=spam" in rendered.text
+    assert f'href="{base}2&amp;action=approve"' in rendered.html
+    assert "javascript:" not in rendered.text + rendered.html
+    assert "&lt;b&gt;Eve&lt;/b&gt;" in rendered.html and "<b>Eve</b>" not in rendered.html
+    # Newest first: Eve's came a minute after Tom's.
+    assert rendered.text.index("Eve") < rendered.text.index("Tom")
