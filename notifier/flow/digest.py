@@ -99,31 +99,30 @@ async def _one(
     if not items:  # another worker listed them: just close this digest
         await store.commit_digest(moderator, due, {}, [], now, lambda: now)
         return
-    if items:
-        try:
-            current = await source.statuses(sorted({i.comment_id for i in items}))
-        except SourceError as exc:
-            if now - due < window:
-                report.waiting.append(moderator)
-                log.warning(
-                    "digest for %s waits: cannot ask the comment store which comments "
-                    "are still pending (%s)",
-                    moderator,
-                    exc,
-                    extra={"action": "digest_waiting", "recipient": moderator},
-                )
-                return
+    try:
+        current = await source.statuses(sorted({i.comment_id for i in items}))
+    except SourceError as exc:
+        if now - due < window:
+            report.waiting.append(moderator)
             log.warning(
-                "digest for %s sent without checking which comments are still pending: "
-                "the comment store has been unreachable since it was due (%s)",
+                "digest for %s waits: cannot ask the comment store which comments "
+                "are still pending (%s)",
                 moderator,
                 exc,
-                extra={"action": "digest_unchecked", "recipient": moderator},
+                extra={"action": "digest_waiting", "recipient": moderator},
             )
+            return
+        log.warning(
+            "digest for %s sent without checking which comments are still pending: "
+            "the comment store has been unreachable since it was due (%s)",
+            moderator,
+            exc,
+            extra={"action": "digest_unchecked", "recipient": moderator},
+        )
     keep, left = _split(items, current)
     listed = {i.id: LEFT_OUT for i in left}
     pending = await _pending(pending_count)
-    # Newest first, as a mailbox lists them.
+    # Newest first, as a mailbox lists them (and the parts follow that order).
     keep.sort(key=lambda i: (i.at, i.id), reverse=True)
     chunks = [keep[n : n + PER_MESSAGE] for n in range(0, len(keep), PER_MESSAGE)]
     entries = []

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
+from sqlalchemy import text
 
 from notifier.demo.sink import SmtpSink
 from notifier.errors import StateError
@@ -250,6 +251,36 @@ async def test_a_digest_with_nothing_left_is_not_sent(
 
     assert len(smtp.received) == 5
     assert not any(is_digest(r.message) for r in smtp.received)
+
+
+async def test_a_digest_waits_for_an_unreachable_store_then_goes_out_unchecked(
+    blog: Blog, smtp: SmtpSink, state_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = Runs(caplog)
+    clock = Clock(START)
+    settings = flow_settings(smtp, blog, state_url, moderators=MODERATOR)
+    async with running(settings, clock):
+        ids = await post_burst(blog, clock, 8, seconds=10)
+        await polled_up_to(state_url, ids[-1])
+        await until(lambda: len(smtp.received) >= 5, "the immediate emails")
+        await blog.set_status(ids[7], "approved")
+        # The comment store breaks: its comments table is gone.
+        async with blog.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE comments RENAME TO comments_away"))
+        clock.advance(seconds=601)
+        await until(lambda: runs.count("digest_waiting") >= 1, "the digest to wait")
+        await runs.more("digests_run")
+        assert len(smtp.received) == 5  # nothing stale is sent while it may yet be asked
+
+        clock.advance(seconds=600)  # a window later: better a stale list than none
+        await until(lambda: len(smtp.received) == 6, "the unchecked digest")
+        await runs.more("digests_run")
+
+    digest = smtp.received[-1].message
+    assert is_digest(digest)
+    assert sorted(tokens(digest)) == [5, 6, 7]
+    assert "could not be reached" in text_of(digest)
+    assert runs.count("digest_unchecked") == 1
 
 
 async def test_a_daily_digest_moderator_gets_one_email_a_day(
