@@ -123,11 +123,10 @@ async def status(settings: Settings, out: TextIO, *, now: datetime) -> int:
 
 
 async def retry(settings: Settings, ids: list[int] | None, out: TextIO) -> int:
-    from datetime import UTC
 
     outbox = Outbox(settings.state_url)
     try:
-        count = await outbox.requeue(ids, datetime.now(UTC))
+        count = await outbox.requeue(ids)
     finally:
         await outbox.aclose()
     out.write(f"requeued {count} dead letter(s)\n")

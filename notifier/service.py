@@ -1,8 +1,8 @@
-"""The service: wires the real parts together and runs them on a schedule.
+"""The service: wires the real parts together.
 
-The only module that constructs sources, stores and transports.  ``run`` polls
-and delivers every NOTIFIER_POLL_INTERVAL seconds under APScheduler until
-SIGTERM or SIGINT; ``once`` does a single pass.
+The only module that constructs sources, stores and transports.  ``once`` does
+a single poll and delivery pass; ``notifier.runner`` runs the service until
+SIGTERM or SIGINT, with polls and delivery as independent tasks.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from notifier.delivery.deliver import Deliverer, DeliveryReport
+from notifier.delivery.gate import StoreGate
+from notifier.delivery.heartbeat import Heartbeat
 from notifier.delivery.smtp import MailTransport, SmtpTransport
 from notifier.demo.samples import sample_contexts
 from notifier.errors import SourceError, StateError, TemplateError
@@ -28,11 +27,15 @@ from notifier.flow.jobs import FlowJobs
 from notifier.mail.render import Renderer
 from notifier.poll.holds import HoldWatcher, StatusSource
 from notifier.poll.poller import Poller, PollReport
+from notifier.runner import run_service
 from notifier.settings import Settings
 from notifier.sources import CommentSource, build_source
 from notifier.state import Outbox
 
 log = logging.getLogger(__name__)
+
+# On closing, how long "sent" marks still being written may take to land.
+SETTLE_SECONDS = 5.0
 
 
 def _now() -> datetime:
@@ -80,9 +83,24 @@ class Service:
             settings, self.source, self.outbox, self.renderer, clock=clock, holds=self.holds
         )
         self.flow = FlowJobs(settings, self.outbox, self.source, self.renderer, clock)
-        self.deliverer = Deliverer(settings, self.outbox, self.transports, self.owner, clock=clock)
+        # Closed while the state store refuses writes: no new sends meanwhile.
+        self.gate = StoreGate()
+        self.deliverer = Deliverer(
+            settings, self.outbox, self.transports, self.owner, gate=self.gate
+        )
+        self.heartbeat = Heartbeat(
+            self.outbox,
+            self.owner,
+            self.gate,
+            worker_timeout=settings.worker_timeout,
+            lease_seconds=settings.lease_seconds,
+        )
+        self._beating: asyncio.Future[None] | None = None
         self._paused: str | None = None
         self._unreachable: str | None = None
+        self._meta: dict[str, str] = {}
+        self.poll_error = ""
+        self.delivery_error = ""
 
     def check_templates(self) -> None:
         """Render every template with sample data now, not at 3 a.m. on the first send."""
@@ -91,6 +109,7 @@ class Service:
             raise TemplateError("templates", "; ".join(problems))
 
     async def open(self) -> None:
+        """Check templates, set up or upgrade the state store, start the heartbeat."""
         self.check_templates()
         if self.settings.infoline_address is None:
             log.warning(
@@ -98,15 +117,19 @@ class Service:
                 extra={"action": "config"},
             )
         await self.outbox.create()
+        await self.outbox.forget_workers()
+        # The first heartbeat before the first claim: a worker killed from here
+        # on has its claims taken over within NOTIFIER_WORKER_TIMEOUT.
+        await self.heartbeat.beat()
+        self._beating = asyncio.ensure_future(self.heartbeat.run())
         await self.poller.start()
 
-    async def tick(self, stopping: asyncio.Event | None = None) -> TickReport:
-        """One poll, then one delivery pass.  A failing source never stops delivery."""
-        problems: list[str] = []
+    async def poll(self) -> PollReport | None:
+        """One poll, abandoned after NOTIFIER_SOURCE_TIMEOUT; None if it failed (logged)."""
         poll: PollReport | None = None
         poll_error = ""
         try:
-            # A store that hangs instead of failing must not hold up delivery.
+            # A store that hangs instead of failing must not hold up anything else.
             async with asyncio.timeout(self.settings.source_timeout):
                 poll = await self.poller.poll()
             log.info(
@@ -128,35 +151,60 @@ class Service:
             # but still deliver what is queued (the docstring's promise).
             poll_error = f"unexpected {type(exc).__name__}: {exc}"
             log.exception("poll failed unexpectedly", extra={"action": "poll_failed"})
-        if poll_error:
-            problems.append(poll_error)
+        self.poll_error = poll_error
         await self._set_meta("poll_error", poll_error)
         if poll is not None:
-            await self._set_meta("last_poll", self._clock().isoformat())
-        delivery: DeliveryReport | None = None
+            await self._set_meta("last_poll", self._clock().isoformat(), always=True)
+        return poll
+
+    async def deliver(self, stopping: asyncio.Event | None = None) -> DeliveryReport | None:
+        """One delivery pass; None if the state store failed (logged)."""
         try:
             delivery = await self.deliverer.deliver_due(stopping)
-            if delivery.sent:
-                await self._set_meta("last_delivery", self._clock().isoformat())
-            self._note_pause(delivery.paused)
-            self._note_unreachable(delivery.unreachable)
-            # Shown by ``notifier status``: a pause must be visible without the logs.
-            await self._set_meta("delivery_paused", delivery.paused or "")
+        except StateError as exc:
+            self.delivery_error = str(exc)
+            log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
+            return None
+        self.delivery_error = ""
+        if delivery.sent:
+            await self._set_meta("last_delivery", self._clock().isoformat(), always=True)
+        self._note_pause(delivery.paused)
+        self._note_unreachable(delivery.unreachable)
+        # Shown by ``notifier status``: a pause must be visible without the logs.
+        await self._set_meta("delivery_paused", delivery.paused or "")
+        return delivery
+
+    async def tick(self, stopping: asyncio.Event | None = None) -> TickReport:
+        """One poll, then one delivery pass (``notifier once``).  A failing source
+        never stops delivery."""
+        problems: list[str] = []
+        poll = await self.poll()
+        if self.poll_error:
+            problems.append(self.poll_error)
+        delivery = await self.deliver(stopping)
+        if delivery is None:
+            problems.append(self.delivery_error)
+        else:
             if delivery.paused:
                 problems.append(f"delivery paused: {delivery.paused}")
             if delivery.unreachable:
                 problems.append(delivery.unreachable)
-        except StateError as exc:
-            problems.append(str(exc))
-            log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
         return TickReport(poll, delivery, problems)
 
-    async def _set_meta(self, name: str, value: str) -> None:
-        """Bookkeeping for ``notifier status``; a state store that is down is logged elsewhere."""
+    async def _set_meta(self, name: str, value: str, *, always: bool = False) -> None:
+        """Bookkeeping for ``notifier status``; a state store that is down is logged elsewhere.
+
+        A value already written is not written again (delivery passes run every
+        second when idle), unless ``always``: times of the last poll and send.
+        """
+        if not always and self._meta.get(name) == value:
+            return
         try:
             await self.outbox.set_meta(name, value, self._clock())
         except StateError as exc:
             log.warning("cannot record %s: %s", name, exc, extra={"action": "meta_failed"})
+        else:
+            self._meta[name] = value
 
     def _note_pause(self, reason: str | None) -> None:
         """One loud line when delivery pauses, one when it resumes; not one per poll."""
@@ -182,6 +230,31 @@ class Service:
         self._unreachable = reason
 
     async def close(self) -> None:
+        """Stop the heartbeat and give back what this worker still holds."""
+        if self._beating is not None:
+            self._beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beating
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLE_SECONDS):
+                    await self.deliverer.settle()
+            try:
+                released = await self.outbox.retire(self.owner)
+            except StateError as exc:
+                log.warning(
+                    "could not sign off (%s): the others take over what this worker held "
+                    "once its heartbeat is %gs old",
+                    exc,
+                    self.settings.worker_timeout,
+                    extra={"action": "retire_failed"},
+                )
+            else:
+                if released:
+                    log.info(
+                        "gave back %d claim(s) on stopping",
+                        released,
+                        extra={"action": "retire", "count": released},
+                    )
         await asyncio.gather(*(t.aclose() for t in self.transports))
         await self.source.aclose()
         if self.holds is not None:
@@ -218,73 +291,5 @@ async def run_once(settings: Settings, **parts: object) -> int:
 async def run_forever(
     settings: Settings, *, stop: asyncio.Event | None = None, **parts: object
 ) -> int:
-    """``notifier run``: poll and deliver on a schedule until SIGTERM or SIGINT."""
-    service = Service(settings, **parts)  # type: ignore[arg-type]
-    stopping = stop or asyncio.Event()
-    idle = asyncio.Event()
-    idle.set()
-    running: list[asyncio.Task[None]] = []
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-
-    async def job() -> None:
-        if stopping.is_set():
-            return
-        idle.clear()
-        task = asyncio.current_task()
-        if task is not None:
-            running.append(task)
-        try:
-            await service.tick(stopping)
-        except Exception:
-            log.exception("unexpected error in a poll", extra={"action": "tick_failed"})
-        finally:
-            running.clear()
-            idle.set()
-
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    try:
-        await service.open()
-        scheduler.add_job(
-            job,
-            "interval",
-            seconds=settings.poll_interval,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.now(UTC),
-            id="poll",
-        )
-        service.flow.schedule(scheduler, stopping)
-        scheduler.start()
-        log.info(
-            "notifier running: polling every %gs", settings.poll_interval, extra={"action": "start"}
-        )
-        await stopping.wait()
-        log.info("stopping: finishing the message in flight", extra={"action": "stop"})
-        # APScheduler 3 cancels running coroutine jobs on shutdown, even with
-        # wait=True: stop new runs, then wait for the running one ourselves.
-        scheduler.pause()
-        try:
-            await asyncio.wait_for(idle.wait(), timeout=settings.shutdown_timeout)
-        except TimeoutError:
-            log.warning(
-                "shutdown timeout reached with a delivery still running: cancelling it; "
-                "its message will be sent again (the server may have it already)",
-                extra={"action": "stop"},
-            )
-            for task in running:
-                task.cancel()
-            await idle.wait()
-        # A digest or reminder being built is one transaction: if it does not
-        # finish in time it is simply rolled back, and built again next start.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(service.flow.idle(), timeout=settings.shutdown_timeout)
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        await service.close()
-    log.info("stopped", extra={"action": "stopped"})
-    return 0
+    """``notifier run``: the service until SIGTERM or SIGINT (``notifier.runner``)."""
+    return await run_service(Service(settings, **parts), stop=stop)  # type: ignore[arg-type]

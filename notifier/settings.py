@@ -146,7 +146,11 @@ class Settings(BaseSettings):
     # ...and only after this many tries, so that after a long outage the first
     # temporary refusal does not kill every message that waited through it.
     give_up_after_attempts: int = Field(default=5, ge=1)
-    lease_seconds: float = Field(default=300.0, gt=0)
+    # A claim is renewed by its worker's heartbeat (every WORKER_TIMEOUT / 5 s);
+    # a worker silent for WORKER_TIMEOUT is taken as dead and its claims go to
+    # the others.  The lease is the backstop for a worker that never beat.
+    lease_seconds: float = Field(default=60.0, gt=0)
+    worker_timeout: float = Field(default=15.0, ge=1)
     shutdown_timeout: float = Field(default=30.0, ge=0)
 
     # Triage: find medical questions nobody flagged.  "flag" only marks the
@@ -299,11 +303,12 @@ def _consistency(s: Settings) -> list[str]:
             f"{PREFIX}SMTP_TIMEOUT ({s.smtp_timeout:g}) must be below {PREFIX}SEND_TIMEOUT "
             f"({s.send_timeout:g}): an unreachable server would be charged as a failed send"
         )
-    if s.lease_seconds < 2 * s.send_timeout:
+    if s.lease_seconds < s.worker_timeout:
         problems.append(
-            f"{PREFIX}LEASE_SECONDS ({s.lease_seconds:g}) must be at least twice "
-            f"{PREFIX}SEND_TIMEOUT ({2 * s.send_timeout:g}): another worker could "
-            "take over a message still being sent, and send it again"
+            f"{PREFIX}LEASE_SECONDS ({s.lease_seconds:g}) must be at least "
+            f"{PREFIX}WORKER_TIMEOUT ({s.worker_timeout:g}): heartbeats renew the lease "
+            "every fifth of the timeout, and a lease that ran out between them would let "
+            "another worker send a message still being sent"
         )
     moderators = {m.addr_spec.lower() for m in s.moderators}
     strangers = [d.address for d in s.digest_only if d.address not in moderators]

@@ -1,13 +1,15 @@
 """Delivery: hand due outbox rows to the SMTP server over a pool of connections.
 
-Rows are claimed in batches with a lease and shared among the connections
-(NOTIFIER_SMTP_CONNECTIONS).  Each outcome is recorded once the server has
-answered; "sent" marks are group-committed (``marks``), and a connection may run
-at most NOTIFIER_MARK_WINDOW messages ahead of its marks, so that is the most a
-crash can make it send twice.  Transient failures are retried with capped
+Rows are claimed in batches with a short lease (renewed by the worker's
+heartbeat) and shared among the connections (NOTIFIER_SMTP_CONNECTIONS).  A
+failure is recorded as soon as the server has answered; "sent" marks are
+group-committed, and a connection may run up to NOTIFIER_MARK_WINDOW messages
+ahead of them: a crash can double at most that many per connection.  While the
+state store refuses writes, no new message is started (``gate``), and what was
+sent is recorded when it returns.  Transient failures are retried with capped
 exponential backoff and jitter; permanent ones become dead letters;
 configuration problems and an unreachable server stop the pass without charging
-any message.
+any message.  Every time is the state store's: the worker's clock is not used.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import contextlib
 import logging
 import random
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TypeVar
 
+from notifier.delivery.gate import StoreGate, persist
 from notifier.delivery.marks import SentMarks
 from notifier.delivery.smtp import MailTransport
 from notifier.errors import (
@@ -37,6 +39,8 @@ from notifier.settings import Settings
 from notifier.state import Claimed, Outbox
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -56,10 +60,6 @@ def backoff(attempts: int, base: float, cap: float, rng: Callable[[], float]) ->
     return delay / 2 + rng() * delay / 2
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class RateLimiter:
     """At most ``per_minute`` sends a minute, evenly spaced, across every connection."""
 
@@ -76,19 +76,25 @@ class RateLimiter:
         await asyncio.sleep(slot - loop.time())
 
 
-def _settled(in_flight: set[int], row_id: int, _task: object) -> None:
-    """A message's outcome is recorded: it is no longer ours to give back."""
-    in_flight.discard(row_id)
+def _settled(marking: set[int], row_id: int, _task: object) -> None:
+    """A message's "sent" mark is written (or given up): nothing left to wait for."""
+    marking.discard(row_id)
 
 
 class _Pass:
-    """The shared state of one delivery pass: what is claimed, started, halted."""
+    """The shared state of one delivery pass: what is claimed, where each message is."""
 
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Claimed] = asyncio.Queue()
-        self.unstarted: set[int] = set()
-        self.in_flight: set[int] = set()
+        self.unstarted: set[int] = set()  # claimed, never tried: given back uncharged
+        self.on_wire: set[int] = set()  # being sent now
+        self.marking: set[int] = set()  # sent; the "sent" mark not yet written
         self.halted = False
+        self.confirmed = 0  # the gate's reopenings already accounted for
+        self.confirming = asyncio.Lock()
+
+    def held(self) -> list[int]:
+        return sorted(self.unstarted | self.on_wire | self.marking)
 
 
 class Deliverer:
@@ -101,7 +107,7 @@ class Deliverer:
         transports: Sequence[MailTransport],
         owner: str,
         *,
-        clock: Callable[[], datetime] = _now,
+        gate: StoreGate | None = None,
         rng: Callable[[], float] = random.random,
         batch_size: int | None = None,
     ) -> None:
@@ -111,68 +117,170 @@ class Deliverer:
         self._outbox = outbox
         self._transports = list(transports)
         self._owner = owner
-        self._clock = clock
+        self._gate = gate or StoreGate()
         self._rng = rng
-        # Enough to keep every connection busy between claims, few enough that
-        # a lease covers the batch comfortably.
+        # Enough to keep every connection busy between claims.
         self._batch_size = batch_size or 25 * len(self._transports)
         self._sender = settings.mail_from.addr_spec
         self._limiter = RateLimiter(settings.smtp_max_per_minute)
-        self._lease = timedelta(seconds=settings.lease_seconds)
-        self._lease_until = datetime.min.replace(tzinfo=UTC)
-        self._renewing = asyncio.Lock()
-        self._marks = SentMarks(outbox, owner, clock)
+        # Outcomes are retried while the claims they are about may still be ours.
+        self._patience = settings.lease_seconds
+        self._marks = SentMarks(outbox, owner, self._gate, patience=self._patience)
+        # After a state-store failure, claims this worker lost track of are
+        # taken back at the start of the next pass.
+        self._strays = False
 
     async def deliver_due(self, stopping: asyncio.Event | None = None) -> DeliveryReport:
-        """Send everything due now; stop early when ``stopping`` is set or delivery pauses."""
+        """Send everything due now; stop early when ``stopping`` is set or delivery pauses.
+
+        Raises StateError when the state store cannot be read or written.
+        """
         report = DeliveryReport()
-        # Only what was due when the pass began: a message retried during this
-        # pass waits for the next one instead of spinning here.
-        started = self._clock()
         state = _Pass()
         try:
-            while not self._should_stop(state, report, stopping):
+            if self._strays:
+                await self._take_back_strays()
+            # Only what was due when the pass began: a message retried during this
+            # pass waits for the next one instead of spinning here.
+            started = await self._outbox.now()
+            while not self._should_stop(state, stopping):
                 claimed = await self._outbox.claim(
-                    self._owner, self._batch_size, self._clock(), self._lease, due_by=started
+                    self._owner,
+                    self._batch_size,
+                    self._s.lease_seconds,
+                    due_by=started,
+                    take_over_after=self._take_over_after(),
                 )
                 if not claimed:
                     break
-                self._lease_until = self._clock() + self._lease
+                self._note_takeovers(claimed)
                 for message in claimed:
                     state.queue.put_nowait(message)
                     state.unstarted.add(message.id)
-                workers = [
-                    asyncio.ensure_future(self._worker(t, state, report, stopping))
-                    for t in self._transports
-                ]
-                try:
-                    await asyncio.gather(*workers)
-                except Exception:
-                    # One worker failed (the state store, say): stop the others
-                    # before this pass ends, or they would go on sending unowned.
-                    for worker in workers:
-                        worker.cancel()
-                    await asyncio.gather(*workers, return_exceptions=True)
-                    held = sorted(state.unstarted | state.in_flight)
-                    with contextlib.suppress(StateError):  # else their lease runs out
-                        await asyncio.shield(self._outbox.release(self._owner, held, refund=False))
-                    raise
+                await self._send_batch(state, report, stopping)
                 # Stopped, paused or unreachable: give back what was never tried,
                 # without charging it.
-                await self._outbox.release(self._owner, sorted(state.unstarted))
+                await self._persist(
+                    partial(self._outbox.release, self._owner, sorted(state.unstarted))
+                )
                 state.unstarted.clear()
+        except StateError as exc:
+            self._gate.failed(exc)
+            self._strays = True
+            raise
         except asyncio.CancelledError:
             # Cancelled mid-send (shutdown timeout): make what we hold due again at
-            # once rather than after the lease.  A message that was on the wire may
-            # be sent twice; none is lost.
-            held = sorted(state.unstarted | state.in_flight)
-            await asyncio.shield(self._outbox.release(self._owner, held, refund=False))
+            # once rather than after the lease.  The rows never tried are given
+            # back uncharged; the one on the wire was tried (and may have reached
+            # the server: it may go twice).  A row whose "sent" mark is still
+            # being written is left to it.
+            await self._give_back(state)
             raise
         return report
 
+    async def settle(self) -> None:
+        """Let the "sent" marks still being written land (the caller bounds the wait)."""
+        await self._marks.settle()
+
+    def _take_over_after(self) -> float | None:
+        """Take over claims of workers whose heartbeat stopped, unless we just came back.
+
+        After a state-store outage every worker's heartbeat looks old.  For two
+        heartbeats after our own return we leave the others' claims alone, so
+        that workers that were cut off too can write theirs (and record what
+        they sent) before anyone takes their messages.
+        """
+        grace = 2 * self._s.worker_timeout / 5
+        return self._s.worker_timeout if self._gate.open_for() >= grace else None
+
+    def _note_takeovers(self, claimed: Sequence[Claimed]) -> None:
+        by_owner: dict[str, list[Claimed]] = {}
+        for message in claimed:
+            if message.previous_owner and message.previous_owner != self._owner:
+                by_owner.setdefault(message.previous_owner, []).append(message)
+        for owner, taken in by_owner.items():
+            left = min((m.previous_lease_left or 0.0) for m in taken)
+            cause = (
+                f"its heartbeat is older than {self._s.worker_timeout:g}s "
+                f"(its lease still had {left:.0f}s to run)"
+                if left > 0
+                else "its lease ran out"
+            )
+            log.warning(
+                "took over %d message(s) from worker %s: %s",
+                len(taken),
+                owner,
+                cause,
+                extra={"action": "takeover", "worker": owner, "count": len(taken)},
+            )
+
+    async def _take_back_strays(self) -> None:
+        count = await self._outbox.release_strays(self._owner)
+        self._strays = False
+        if count:
+            log.info(
+                "took back %d claim(s) of ours lost track of during a state-store failure",
+                count,
+                extra={"action": "claims_retaken", "count": count},
+            )
+
+    async def _send_batch(
+        self, state: _Pass, report: DeliveryReport, stopping: asyncio.Event | None
+    ) -> None:
+        workers = [
+            asyncio.ensure_future(self._worker(t, state, report, stopping))
+            for t in self._transports
+        ]
+        try:
+            await asyncio.gather(*workers)
+        except Exception:
+            # One worker failed (the state store gone longer than our patience,
+            # say): stop the others before this pass ends, or they would go on
+            # sending unowned.
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._give_back(state)
+            raise
+
+    async def _give_back(self, state: _Pass) -> None:
+        """Release what this pass holds, best effort (else heartbeats stop and others take it)."""
+        self._strays = True
+        with contextlib.suppress(StateError):
+            await asyncio.shield(self._outbox.release(self._owner, sorted(state.unstarted)))
+            await asyncio.shield(
+                self._outbox.release(self._owner, sorted(state.on_wire), refund=False)
+            )
+
+    async def _persist(self, write: Callable[[], Awaitable[T]]) -> T:
+        return await persist(self._gate, write, patience=self._patience)
+
     @staticmethod
-    def _should_stop(state: _Pass, report: DeliveryReport, stopping: asyncio.Event | None) -> bool:
+    def _should_stop(state: _Pass, stopping: asyncio.Event | None) -> bool:
         return state.halted or (stopping is not None and stopping.is_set())
+
+    async def _ready(self, state: _Pass, stopping: asyncio.Event | None) -> bool:
+        """Wait while the state store is away; after it returns, check our claims once."""
+        if not self._gate.is_open and not await self._gate.wait_open(stopping):
+            return False
+        async with state.confirming:
+            if state.confirmed != self._gate.reopenings:
+                state.confirmed = self._gate.reopenings
+                # Our heartbeat may have looked stale meanwhile: keep only the
+                # claims that are still ours, and do not send the others.
+                held = await self._persist(
+                    partial(self._outbox.renew, self._owner, state.held(), self._s.lease_seconds)
+                )
+                lost = state.unstarted - held
+                if lost:
+                    state.unstarted -= lost
+                    log.warning(
+                        "%d claimed message(s) were taken by another worker while the "
+                        "state store was away; leaving them to it",
+                        len(lost),
+                        extra={"action": "claims_lost", "count": len(lost)},
+                    )
+        return not self._should_stop(state, stopping)
 
     async def _worker(
         self,
@@ -183,56 +291,41 @@ class Deliverer:
     ) -> None:
         """One connection's share of the batch."""
         marks: deque[asyncio.Task[None]] = deque()
-        while not state.queue.empty() and not self._should_stop(state, report, stopping):
+        while not state.queue.empty() and not self._should_stop(state, stopping):
             message = state.queue.get_nowait()
-            await self._renew_if_needed(state)
-            await self._limiter.wait()
-            if self._should_stop(state, report, stopping):
-                return
-            state.unstarted.discard(message.id)
-            state.in_flight.add(message.id)
             # At most NOTIFIER_MARK_WINDOW messages of this connection may be sent
             # and not yet recorded: the most a crash can make it send twice.
             while len(marks) >= self._s.mark_window:
                 await marks.popleft()
+            if not await self._ready(state, stopping):
+                break
+            if message.id not in state.unstarted:
+                continue  # another worker has it now
+            await self._limiter.wait()
+            if self._should_stop(state, stopping):
+                break
+            state.unstarted.discard(message.id)
+            state.on_wire.add(message.id)
             try:
                 mark = await self._deliver_one(transport, message, report)
-            except DeliveryConfigError as exc:
+            except (DeliveryConfigError, ServerUnavailableError) as exc:
                 state.halted = True
-                report.paused = str(exc)
-                await self._outbox.release(self._owner, [message.id])
-            except ServerUnavailableError as exc:
-                state.halted = True
-                report.unreachable = str(exc)
-                await self._outbox.release(self._owner, [message.id])
-            except asyncio.CancelledError:
-                # Let the marks already under way land before the pass's clean-up
-                # gives back what is still in flight.
-                if marks:
-                    await asyncio.wait(marks)
-                raise
-            else:
-                if mark is not None:
-                    mark.add_done_callback(partial(_settled, state.in_flight, message.id))
-                    marks.append(mark)
-                    continue
-            # Not in a finally: a cancelled send stays in flight for the pass's
+                if isinstance(exc, DeliveryConfigError):
+                    report.paused = str(exc)
+                else:
+                    report.unreachable = str(exc)
+                state.on_wire.discard(message.id)
+                state.unstarted.add(message.id)  # never reached the server: uncharged
+                continue
+            # Not in a finally: a cancelled send stays on the wire for the pass's
             # clean-up to give back.
-            state.in_flight.discard(message.id)
+            state.on_wire.discard(message.id)
+            if mark is not None:
+                state.marking.add(message.id)
+                mark.add_done_callback(partial(_settled, state.marking, message.id))
+                marks.append(mark)
         while marks:
             await marks.popleft()
-
-    async def _renew_if_needed(self, state: _Pass) -> None:
-        """Keep the lease on what we still hold longer than any send can take."""
-        # The lease is at least two send deadlines long (settings check it): renew
-        # while more than one send's worth is left.
-        margin = timedelta(seconds=self._s.send_timeout * 1.25)
-        async with self._renewing:
-            if self._lease_until - self._clock() >= margin:
-                return
-            self._lease_until = self._clock() + self._lease
-            held = sorted(state.unstarted | state.in_flight)
-            await self._outbox.renew(self._owner, held, self._lease_until)
 
     async def _deliver_one(
         self, transport: MailTransport, message: Claimed, report: DeliveryReport
@@ -254,9 +347,7 @@ class Deliverer:
             return None
         except PermanentDeliveryError as exc:
             report.dead += 1
-            await self._record(
-                self._outbox.mark_dead(message.id, self._owner, self._clock(), str(exc))
-            )
+            await self._record(partial(self._outbox.mark_dead, message.id, self._owner, str(exc)))
             log.warning(
                 "dead letter %s to %s: %s", message.event_key, message.recipient, exc, extra=extra
             )
@@ -282,27 +373,23 @@ class Deliverer:
         log.info("sent %s to %s", message.event_key, message.recipient, extra=extra)
 
     async def _retry(self, message: Claimed, reason: str, report: DeliveryReport) -> None:
-        now = self._clock()
         extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}
-        age = (now - message.created_at).total_seconds()
+        # Both times are the state store's.
+        age = (message.claimed_at - message.created_at).total_seconds()
         if (
             age >= self._s.give_up_after_seconds
             and message.attempts >= self._s.give_up_after_attempts
         ):
             report.dead += 1
             reason = f"gave up after {message.attempts} attempts over {age / 3600:.1f}h: {reason}"
-            await self._record(self._outbox.mark_dead(message.id, self._owner, now, reason))
+            await self._record(partial(self._outbox.mark_dead, message.id, self._owner, reason))
             log.error("dead letter %s: %s", message.event_key, reason, extra=extra)
             return
         delay = backoff(
             message.attempts, self._s.retry_base_seconds, self._s.retry_cap_seconds, self._rng
         )
         report.retried += 1
-        await self._record(
-            self._outbox.mark_retry(
-                message.id, self._owner, now, now + timedelta(seconds=delay), reason
-            )
-        )
+        await self._record(partial(self._outbox.mark_retry, message.id, self._owner, delay, reason))
         log.warning(
             "will retry %s in %.0fs (attempt %d): %s",
             message.event_key,
@@ -312,20 +399,8 @@ class Deliverer:
             extra=extra,
         )
 
-    @staticmethod
-    async def _record(write: Coroutine[Any, Any, bool]) -> bool:
-        """Write an outcome, shielded: a shutdown must not lose what the server said.
-
-        If we are cancelled meanwhile, the write is still awaited before the
-        cancellation goes on: the caller's clean-up releases the rows it holds,
-        and a release that overtook a ``mark_sent`` would leave a sent message
-        pending, to be sent again.
-        """
-        task = asyncio.ensure_future(write)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            await asyncio.wait([task])
-            if not task.cancelled() and task.exception() is not None:
-                log.error("could not record an outcome: %s", task.exception())
-            raise
+    async def _record(self, write: Callable[[], Awaitable[bool]]) -> bool:
+        """Write an outcome until the state store takes it, shielded: a shutdown
+        must not lose what the server said.  A cancelled sender does not wait for
+        it (the row is not given back while the write may still land)."""
+        return await asyncio.shield(self._persist(write))

@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.db import create_engine
+from notifier.migrations import migrate_url
 from notifier.models import Comment, CommentStatus
 
 metadata = MetaData()
@@ -84,14 +85,22 @@ class HoldWatcher:
         *,
         engine: AsyncEngine | None = None,
     ) -> None:
+        self._url = state_url
         self._engine = engine or create_engine(state_url, durable=True)
         self._dialect = self._engine.dialect.name
         self._source = source
         self._window = window
 
     async def create(self) -> None:
-        async with self._engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """Create the watch table when missing, under the schema lock (``notifier.migrations``)."""
+        await migrate_url(
+            self._url,
+            component="holds",
+            metadata=metadata,
+            steps=(),
+            marker=watch.name,
+            durable=True,
+        )
 
     async def aclose(self) -> None:
         await self._engine.dispose()

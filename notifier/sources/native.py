@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.db import create_engine, safe_url
 from notifier.errors import SourceError
+from notifier.migrations import Step, migrate_url
 from notifier.models import Comment, Flag, IdRange, Post
 
 metadata = MetaData()
@@ -101,14 +102,14 @@ def _by_id(
     return statements
 
 
+# Changes to the native schema after release 0.1.0's, in order (none yet).
+STEPS: tuple[Step, ...] = ()
+
+
 async def create_schema(url: str) -> None:
-    """Create the native schema at ``url`` (idempotent): ``notifier init-source``."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-    finally:
-        await engine.dispose()
+    """Create the native schema at ``url``, or upgrade it (idempotent, under a lock):
+    ``notifier init-source``."""
+    await migrate_url(url, component="native", metadata=metadata, steps=STEPS, marker="comments")
 
 
 class NativeSource:

@@ -6,7 +6,8 @@ object the poller, the deliverer and the commands use.
 """
 
 from notifier.state.bookkeeping import DeadLetter, Stats
+from notifier.state.claims import Claimed
 from notifier.state.flow import FlowStore
-from notifier.state.outbox import Claimed, Outbox, OutboxEntry
+from notifier.state.outbox import Outbox, OutboxEntry
 
 __all__ = ["Claimed", "DeadLetter", "FlowStore", "Outbox", "OutboxEntry", "Stats"]

@@ -212,7 +212,7 @@ class FlowStore(StateStore):
                 )
                 if marked.rowcount != len(ids):
                     raise _Race
-            await insert_entries(conn, self._dialect, entries, now)
+            await insert_entries(conn, self._dialect, entries)
             more = (
                 await conn.execute(
                     select(
@@ -283,7 +283,7 @@ class FlowStore(StateStore):
             gone = await conn.execute(delete(reminder_watch).where(reminder_watch.c.id.in_(ids)))
             if gone.rowcount != len(ids):
                 raise _Race
-            await insert_entries(conn, self._dialect, entries, now)
+            await insert_entries(conn, self._dialect, entries)
             return True
 
         try:

@@ -6,8 +6,10 @@ with a lease, marked sent or dead.
   same transaction that moves the cursor (``commit_batch``);
 - a cursor moves only from the version it was read at (compare-and-set), so
   overlapping polls, in one process or several, cannot both move it;
-- delivery claims rows with a lease (owner + expiry); a row is changed only by
-  its lease holder, and a lease that expires makes the row due again.
+- delivery claims rows with a short lease renewed by the worker's heartbeat
+  (``claims``); a row is changed only by its lease holder, and a lease that
+  expires, or a holder whose heartbeat stopped, makes the row due again;
+- every due time and lease is the database's time, never a worker's.
 
 SQLite (WAL, synchronous=FULL) or PostgreSQL (claims use FOR UPDATE SKIP LOCKED).
 ``Outbox`` is the whole state store: it also reads cursors (``cursors``) and
@@ -18,17 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import case, delete, or_, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.poll.detect import Cursor
 from notifier.state.bookkeeping import Bookkeeping
+from notifier.state.claims import Claims
 from notifier.state.cursors import CursorStore, gaps_to_json
-from notifier.state.schema import DEAD, PENDING, SENT, aware, cursors, naive, outbox
+from notifier.state.dbtime import db_now
+from notifier.state.schema import DEAD, PENDING, SENT, cursors, naive, outbox
 
 if TYPE_CHECKING:
     from notifier.state.flow import FlowItem
@@ -60,13 +64,13 @@ Router = Callable[
 
 
 async def insert_entries(
-    conn: AsyncConnection, dialect: str, entries: Sequence[OutboxEntry], now: datetime
+    conn: AsyncConnection, dialect: str, entries: Sequence[OutboxEntry]
 ) -> int:
     """Insert outbox rows (a dead letter for an entry without a message); keys already
-    there are skipped.  Returns how many were inserted."""
+    there are skipped.  Returns how many were inserted.  They are due at once by the
+    database's clock, whatever the worker's says."""
     if not entries:
         return 0
-    stamp = naive(now)
     rows = [
         {
             "event_key": e.event_key,
@@ -77,32 +81,22 @@ async def insert_entries(
             "message": e.message,
             "state": DEAD if e.message is None else PENDING,
             "attempts": 0,
-            "created_at": stamp,
-            "next_attempt_at": stamp,
-            "updated_at": stamp,
             "last_error": e.error,
         }
         for e in entries
     ]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(outbox).on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+    now = db_now(dialect)
+    statement = (
+        insert(outbox)
+        .values(created_at=now, next_attempt_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+    )
     result = await conn.execute(statement, rows)
     return max(result.rowcount, 0)
 
 
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    id: int
-    event_key: str
-    recipient: str
-    template: str
-    message_id: str | None
-    message: bytes
-    attempts: int
-    created_at: datetime
-
-
-class Outbox(CursorStore, Bookkeeping):
+class Outbox(CursorStore, Claims, Bookkeeping):
     """The state store: enqueue with the cursor, claims, outcomes, operators' commands."""
 
     async def commit_batch(
@@ -143,7 +137,7 @@ class Outbox(CursorStore, Bookkeeping):
                 entries_now = await route(conn, entries, now)
             else:
                 entries_now = entries
-            inserted = await insert_entries(conn, self._dialect, entries_now, now)
+            inserted = await insert_entries(conn, self._dialect, entries_now)
             return True, inserted
 
         try:
@@ -152,180 +146,11 @@ class Outbox(CursorStore, Bookkeeping):
             return False, 0
         return result
 
-    # --- delivery ----------------------------------------------------------------
-
-    async def claim(
-        self,
-        owner: str,
-        limit: int,
-        now: datetime,
-        lease: timedelta,
-        *,
-        due_by: datetime | None = None,
-    ) -> list[Claimed]:
-        """Lease up to ``limit`` messages due by ``due_by`` (default now) to ``owner``."""
-        stamp = naive(now)
-        due = (
-            select(outbox.c.id)
-            .where(
-                outbox.c.state == PENDING,
-                outbox.c.next_attempt_at <= naive(due_by or now),
-                or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < stamp),
-            )
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
-            .limit(limit)
-        )
-        if self._dialect == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        statement = (
-            update(outbox)
-            .where(outbox.c.id.in_(due.scalar_subquery()))
-            .values(
-                lease_owner=owner,
-                lease_expires_at=naive(now + lease),
-                attempts=outbox.c.attempts + 1,
-                updated_at=stamp,
-            )
-            .returning(
-                outbox.c.id,
-                outbox.c.event_key,
-                outbox.c.recipient,
-                outbox.c.template,
-                outbox.c.message_id,
-                outbox.c.message,
-                outbox.c.attempts,
-                outbox.c.created_at,
-            )
-        )
-
-        async def work(conn: AsyncConnection) -> list[Claimed]:
-            rows = (await conn.execute(statement)).all()
-            return sorted(
-                (
-                    Claimed(
-                        id=int(r.id),
-                        event_key=r.event_key,
-                        recipient=r.recipient,
-                        template=r.template,
-                        message_id=r.message_id,
-                        message=bytes(r.message),
-                        attempts=int(r.attempts),
-                        created_at=aware(r.created_at) or now,
-                    )
-                    for r in rows
-                ),
-                key=lambda c: c.id,
-            )
-
-        claimed: list[Claimed] = await self._run(work, relaxed=True)
-        return claimed
-
-    async def _held_update(self, row_id: int, owner: str, **values: Any) -> bool:
-        """Update a row only if ``owner`` still holds its lease."""
-
-        async def work(conn: AsyncConnection) -> bool:
-            result = await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id == row_id,
-                    outbox.c.lease_owner == owner,
-                    outbox.c.state == PENDING,
-                )
-                .values(lease_owner=None, lease_expires_at=None, **values)
-            )
-            return bool(result.rowcount == 1)
-
-        held: bool = await self._run(work, relaxed=True)
-        return held
-
-    async def mark_sent(self, row_id: int, owner: str, now: datetime) -> bool:
-        return row_id in await self.mark_sent_many([row_id], owner, now)
-
-    async def mark_sent_many(self, ids: Sequence[int], owner: str, now: datetime) -> set[int]:
-        """Mark rows sent in one transaction; return those ``owner`` still held."""
-        stamp = naive(now)
-
-        async def work(conn: AsyncConnection) -> set[int]:
-            result = await conn.execute(
-                update(outbox)
-                .where(
-                    outbox.c.id.in_(list(ids)),
-                    outbox.c.lease_owner == owner,
-                    outbox.c.state == PENDING,
-                )
-                .values(
-                    state=SENT,
-                    sent_at=stamp,
-                    updated_at=stamp,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-                .returning(outbox.c.id)
-            )
-            return {int(row_id) for (row_id,) in result.all()}
-
-        held: set[int] = await self._run(work, relaxed=True)
-        return held
-
-    async def mark_retry(
-        self, row_id: int, owner: str, now: datetime, next_at: datetime, error: str
-    ) -> bool:
-        return await self._held_update(
-            row_id,
-            owner,
-            next_attempt_at=naive(next_at),
-            updated_at=naive(now),
-            last_error=error[:2000],
-        )
-
-    async def mark_dead(self, row_id: int, owner: str, now: datetime, error: str) -> bool:
-        return await self._held_update(
-            row_id, owner, state=DEAD, updated_at=naive(now), last_error=error[:2000]
-        )
-
-    async def release(self, owner: str, ids: Sequence[int], *, refund: bool = True) -> int:
-        """Give back leases on rows that were claimed but not attempted.
-
-        ``refund`` takes back the attempt counted at claim time, so a pause or a
-        shutdown does not burn a message's retries.
-        """
-        if not ids:
-            return 0
-        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
-        if refund:
-            values["attempts"] = case((outbox.c.attempts > 0, outbox.c.attempts - 1), else_=0)
-
-        async def work(conn: AsyncConnection) -> int:
-            result = await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.lease_owner == owner)
-                .values(**values)
-            )
-            return int(result.rowcount)
-
-        released: int = await self._run(work, relaxed=True)
-        return released
-
-    async def renew(self, owner: str, ids: Sequence[int], until: datetime) -> None:
-        """Extend the lease on rows ``owner`` still holds."""
-        if not ids:
-            return
-
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(list(ids)), outbox.c.lease_owner == owner)
-                .values(lease_expires_at=naive(until))
-            )
-
-        await self._run(work, relaxed=True)
-
     # --- operators ---------------------------------------------------------------
 
-    async def requeue(self, ids: Sequence[int] | None, now: datetime) -> int:
-        """Make dead letters due again (all of them when ``ids`` is None)."""
-        stamp = naive(now)
+    async def requeue(self, ids: Sequence[int] | None) -> int:
+        """Make dead letters due again now (all of them when ``ids`` is None)."""
+        stamp = self.now_sql()
         condition = outbox.c.state == DEAD
         if ids is not None:
             condition = condition & outbox.c.id.in_(list(ids))

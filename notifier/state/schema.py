@@ -1,6 +1,10 @@
-"""The state store's tables: the outbox, the cursors and the service's bookkeeping.
+"""The state store's tables: the outbox, the cursors, the service's bookkeeping
+and the workers' heartbeats; and the steps that upgrade a store made by an
+earlier release (``STEPS``, run by ``notifier.migrations``).
 
-Times are stored as naive UTC, the same on SQLite and PostgreSQL.
+Times are stored as naive UTC, the same on SQLite and PostgreSQL.  A new table
+needs no step (it is created when missing); a change to an existing table needs
+one, appended to ``STEPS`` with the next version number.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Connection
+
+from notifier.migrations import Step
 
 PENDING = "pending"
 SENT = "sent"
@@ -54,6 +61,8 @@ outbox = Table(
     Index("ix_notifier_outbox_due", "state", "next_attempt_at", "id"),
     Index("ix_notifier_outbox_state_updated", "state", "updated_at"),
 )
+# Heartbeats renew, and a stopping worker gives back, every claim of one worker.
+by_lease_owner = Index("ix_notifier_outbox_lease_owner", outbox.c.lease_owner)
 
 cursors = Table(
     "notifier_cursors",
@@ -72,6 +81,28 @@ service_meta = Table(
     Column("value", Text, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+
+workers = Table(
+    "notifier_workers",
+    metadata,
+    Column("worker_id", String(100), primary_key=True),
+    Column("host", String(200)),
+    Column("pid", Integer),
+    Column("started_at", DateTime, nullable=False),
+    # The database's time at the worker's last heartbeat.
+    Column("heartbeat_at", DateTime, nullable=False),
+)
+
+
+def _index_claims_by_owner(conn: Connection) -> None:
+    by_lease_owner.create(conn, checkfirst=True)
+
+
+# Version 1 is release 0.1.0's schema (notifier.migrations.BASELINE).
+STEPS = (Step(2, "index the outbox by lease owner, for heartbeats", _index_claims_by_owner),)
+# A table every release has created: its presence without a version means version 1.
+MARKER = outbox.name
 
 
 def naive(value: datetime) -> datetime:

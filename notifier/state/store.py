@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notifier.db import create_engine, safe_url
 from notifier.errors import StateError
-from notifier.state.schema import metadata
+from notifier.migrations import migrate_url
+from notifier.state.schema import MARKER, STEPS, metadata
 
 
 class StateStore:
@@ -49,12 +50,22 @@ class StateStore:
             raise self._error(exc) from exc
 
     async def create(self) -> None:
-        """Create the tables if they do not exist (idempotent)."""
+        """Create the schema, or upgrade one made by an earlier release (idempotent).
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.run_sync(metadata.create_all)
-
-        await self._run(work)
+        Under a lock (``notifier.migrations``): replicas starting together on an
+        empty store all start.
+        """
+        try:
+            await migrate_url(
+                self.url,
+                component="state",
+                metadata=metadata,
+                steps=STEPS,
+                marker=MARKER,
+                durable=True,
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._error(exc) from exc
 
     def _insert_ignore(self, table: Table, keys: list[str]) -> Any:
         if self._dialect == "postgresql":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import event, text
 
-from notifier.delivery.deliver import SentMarks
+from notifier.delivery.gate import StoreGate
+from notifier.delivery.marks import SentMarks
 from notifier.poll.detect import Cursor
 from notifier.state import Outbox, OutboxEntry
 
@@ -32,8 +33,8 @@ async def test_sent_marks_arriving_together_share_one_commit(sqlite_state: str) 
     commits = []
     event.listen(box._relaxed.sync_engine, "commit", lambda conn: commits.append(1))
     try:
-        claimed = await box.claim("me", 8, NOW, timedelta(minutes=5))
-        marks = SentMarks(box, "me", lambda: NOW)
+        claimed = await box.claim("me", 8, 300)
+        marks = SentMarks(box, "me", StoreGate(), patience=5)
         commits.clear()
         held = await asyncio.gather(*(marks.sent(m.id) for m in claimed))
         stats = await box.stats(NOW)
@@ -48,8 +49,8 @@ async def test_sent_marks_arriving_together_share_one_commit(sqlite_state: str) 
 async def test_a_mark_for_a_row_another_worker_holds_says_so(sqlite_state: str) -> None:
     box = await outbox_with(sqlite_state, 1)
     try:
-        [row] = await box.claim("other", 1, NOW, timedelta(minutes=5))
-        held = await SentMarks(box, "me", lambda: NOW).sent(row.id)
+        [row] = await box.claim("other", 1, 300)
+        held = await SentMarks(box, "me", StoreGate(), patience=5).sent(row.id)
         stats = await box.stats(NOW)
     finally:
         await box.aclose()
@@ -106,10 +107,13 @@ async def test_a_failing_state_store_stops_every_connection_of_the_pass(
                 "NOTIFIER_SMTP_HOST": "127.0.0.1",
                 "NOTIFIER_SMTP_PORT": str(smtp.port),
                 "NOTIFIER_SMTP_TLS": "none",
+                # Outcomes are retried for a lease's length before the pass gives up.
+                "NOTIFIER_WORKER_TIMEOUT": "1",
+                "NOTIFIER_LEASE_SECONDS": "2",
             }
         )
         transports = [SmtpTransport(settings), SmtpTransport(settings)]
-        deliverer = Deliverer(settings, box, transports, "me", clock=lambda: NOW)
+        deliverer = Deliverer(settings, box, transports, "me")
         try:
             try:
                 await deliverer.deliver_due()

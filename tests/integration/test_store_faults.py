@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,51 +12,11 @@ from notifier.service import Service
 from notifier.state import Outbox
 from tests.fault_helpers import (
     Scripted,
-    outbox_rows,
     status_of,
 )
-from tests.helpers import MODERATOR, Blog, settings_for
+from tests.helpers import Blog, settings_for
 
 # --- leases ------------------------------------------------------------------------
-
-
-async def test_a_lease_keeps_a_row_from_other_workers_until_it_expires(state_url: str) -> None:
-    from notifier.state import OutboxEntry
-
-    box = Outbox(state_url)
-    await box.create()
-    try:
-        t0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
-        lease = timedelta(seconds=60)
-        cursor = await box.load_cursor("test")
-        assert cursor is None
-        from notifier.poll.detect import Cursor
-
-        await box.init_cursor("test", 0, t0)
-        entry = OutboxEntry("comment:1", MODERATOR, "new_comment", 1, "<m@x>", b"data")
-        assert await box.commit_batch("test", Cursor(0, (), 0), Cursor(1, (), 1), [entry], t0)
-        [mine] = await box.claim("crashed", 10, t0, lease)
-        assert mine.attempts == 1
-
-        # Another worker, before the lease expires: nothing for it.
-        assert await box.claim("other", 10, t0 + timedelta(seconds=59), lease) == []
-        # After: the row of a worker that died is due again.
-        [theirs] = await box.claim("other", 10, t0 + timedelta(seconds=61), lease)
-        assert (theirs.id, theirs.attempts) == (mine.id, 2)
-
-        # The old holder wakes up: its writes are refused, the new holder's stand.
-        late = t0 + timedelta(seconds=62)
-        assert await box.mark_sent(mine.id, "crashed", late) is False
-        assert await box.mark_dead(mine.id, "crashed", late, "x") is False
-        assert await box.mark_retry(mine.id, "crashed", late, late, "x") is False
-        assert await box.release("crashed", [mine.id]) == 0
-        [row] = await outbox_rows(state_url)
-        assert (row.state, row.lease_owner) == ("pending", "other")
-        assert await box.mark_sent(mine.id, "other", late) is True
-        [row] = await outbox_rows(state_url)
-        assert (row.state, row.lease_owner, row.lease_expires_at) == ("sent", None, None)
-    finally:
-        await box.aclose()
 
 
 async def test_the_sqlite_outbox_is_durable_wal_and_synchronous_full(sqlite_state: str) -> None:
