@@ -21,7 +21,8 @@ class TcpProxy:
         self.host = "127.0.0.1"
         self.port = 0
         self.mode = OPEN
-        self.connections = 0  # accepted since start, for tests that want to know
+        self.connections = 0  # accepted since start
+        self.held_bytes = 0  # read while hung, not passed on yet
         self._flowing = asyncio.Event()
         self._flowing.set()
         self._server: asyncio.Server | None = None
@@ -107,7 +108,12 @@ class TcpProxy:
                 if not data:
                     return
                 # A hung proxy holds the bytes it has read; they go on after restore().
-                await self._flowing.wait()
+                if not self._flowing.is_set():
+                    self.held_bytes += len(data)
+                    try:
+                        await self._flowing.wait()
+                    finally:
+                        self.held_bytes -= len(data)
                 if self.mode == CUT:
                     return
                 writer.write(data)

@@ -47,25 +47,34 @@ class Heartbeat:
         self._gate = gate
         self._lease = lease_seconds
         self.interval = heartbeat_interval(worker_timeout)
+        self._slow = worker_timeout / 2
+        self._timeout = worker_timeout
 
     async def beat(self) -> None:
-        """One heartbeat; raises StateError or TimeoutError if it could not be written."""
-        # A write slower than two intervals is as good as lost: say so now.
-        async with asyncio.timeout(self.interval * 2):
-            await self._store.beat(self._worker, self._lease)
+        """One heartbeat, however long the store takes (raises StateError if it fails)."""
+        await self._store.beat(self._worker, self._lease)
 
     async def run(self) -> None:
         while True:
+            delay = self.interval
+            writing = asyncio.ensure_future(self.beat())
             try:
-                await self.beat()
-            except (StateError, TimeoutError) as exc:
-                self._gate.failed(
-                    exc
-                    if isinstance(exc, StateError)
-                    else StateError(f"heartbeat not written within {self.interval * 2:g}s")
-                )
+                # Slower than half the timeout: the others may soon take us for
+                # dead, so stop sending until it lands (it is not abandoned: a
+                # state store busy with other writers answers late, not never).
+                done, _ = await asyncio.wait([writing], timeout=self._slow)
+                if not done:
+                    self._gate.failed(StateError(f"heartbeat not written within {self._slow:g}s"))
+                    done, _ = await asyncio.wait([writing], timeout=self._timeout)
+                if not done:
+                    raise StateError(f"heartbeat not written within {self._timeout:g}s")
+                writing.result()
+            except StateError as exc:
+                self._gate.failed(exc)
                 delay = min(self.interval, LAST_RETRY)
             else:
                 self._gate.succeeded()
-                delay = self.interval
+            finally:
+                if not writing.done():
+                    writing.cancel()
             await asyncio.sleep(delay)

@@ -7,6 +7,7 @@ re-poll enqueues nothing twice.  Memory stays flat however large the backlog.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,9 @@ class Poller:
                     count = await pending_count()
                     for item in items:
                         entries.extend(self._entries(item, count, now))
+                        # Rendering is CPU work on the event loop: let the heartbeat
+                        # and the deliveries run between comments of a large batch.
+                        await asyncio.sleep(0)
                 moved = await self._commit(stream, cursor, new, entries, now, report)
                 if moved and stream == COMMENTS and self._holds is not None:
                     await self._holds.remember([c for c in items if isinstance(c, Comment)], now)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from notifier.state.dbtime import db_now
 from notifier.state.schema import DEAD, PENDING, SENT, aware, naive, outbox, service_meta
 from notifier.state.store import StateStore
 
@@ -58,7 +59,6 @@ class Bookkeeping(StateStore):
         await self._run(work)
 
     async def stats(self, now: datetime, *, dead_letters: int = 10) -> Stats:
-        stamp = naive(now)
 
         async def work(conn: AsyncConnection) -> Stats:
             def count(*conditions: Any) -> Any:
@@ -70,7 +70,7 @@ class Bookkeeping(StateStore):
                     select(
                         count(pending, outbox.c.last_error.is_(None)),
                         count(pending, outbox.c.last_error.is_not(None)),
-                        count(pending, outbox.c.lease_expires_at > stamp),
+                        count(pending, outbox.c.lease_expires_at > db_now(self._dialect)),
                         count(outbox.c.state == SENT),
                         count(outbox.c.state == DEAD),
                     )

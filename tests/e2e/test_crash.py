@@ -2,63 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import sys
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from notifier.demo.sink import SmtpSink
-from notifier.sources.native import comments
 from notifier.state import Outbox
 from tests.fault_helpers import SlowServer, StallsAtData, message_ids, outbox_rows
 from tests.helpers import Blog, environment_for
+from tests.process_helpers import Worker, every_message, post_many, until
 
 pytestmark = pytest.mark.slow
-
-
-class Worker:
-    """``python -m notifier run`` in a subprocess, its log in a file."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("NOTIFIER_")}
-        self.env.update(env)
-        self.log = log
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> Worker:
-        with self.log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "notifier", "run", env=self.env, stderr=log
-            )
-        return self
-
-    async def stop(self, sig: signal.Signals, timeout: float = 30) -> tuple[int, float]:
-        """Send ``sig``; return the exit status and how long the process took to go."""
-        assert self.process is not None
-        started = time.monotonic()
-        self.process.send_signal(sig)
-        code = await asyncio.wait_for(self.process.wait(), timeout)
-        return code, time.monotonic() - started
-
-    async def aclose(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
-
-async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -67,26 +24,6 @@ async def store(tmp_path: Path) -> AsyncIterator[Blog]:
     await blog.create()
     yield blog
     await blog.aclose()
-
-
-async def post_many(blog: Blog, count: int) -> None:
-    """``count`` comments in one transaction: the blog's busy day."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    async with blog.engine.begin() as conn:
-        await conn.execute(
-            insert(comments),
-            [
-                {
-                    "post_id": blog.post_id,
-                    "author_name": f"Reader {i}",
-                    "author_email": f"reader{i}@example.net",
-                    "body": f"Comment number {i}",
-                    "status": "pending",
-                    "created_at": now,
-                }
-                for i in range(count)
-            ],
-        )
 
 
 async def running(
@@ -112,7 +49,8 @@ async def test_a_worker_killed_mid_delivery_loses_nothing_and_doubles_only_what_
             server,
             store,
             sqlite_state,
-            lease_seconds="1",
+            worker_timeout="2",
+            lease_seconds="2",
             send_timeout="0.5",
             smtp_timeout="0.4",
             smtp_connections="4",
@@ -129,7 +67,7 @@ async def test_a_worker_killed_mid_delivery_loses_nothing_and_doubles_only_what_
 
         second = await start()
         try:
-            await until(lambda: len(set(message_ids(handler))) >= total, 30, "every message")
+            await until(lambda: every_message(handler, total), 30, "every message")
             code, _ = await second.stop(signal.SIGTERM)
             assert code == 0
         finally:
@@ -182,7 +120,9 @@ async def test_sigterm_finishes_the_message_in_flight_and_leaves_nothing_claimed
             await worker.aclose()
     ids = message_ids(handler)
     assert len(ids) == len(set(ids)) == total  # a graceful stop sends nothing twice
-    assert "stopped" in (tmp_path / "notifier.log").read_text()
+    log = (tmp_path / "notifier.log").read_text()
+    assert "stopped" in log
+    assert "Traceback" not in log and "ERROR" not in log
 
 
 async def test_sigterm_with_a_stalled_server_gives_up_at_the_shutdown_timeout(
@@ -211,6 +151,11 @@ async def test_sigterm_with_a_stalled_server_gives_up_at_the_shutdown_timeout(
     assert code == 0
     assert took < 6
     rows = await outbox_rows(sqlite_state)
-    # The cancelled message and the one behind it are free for the next start at once.
+    # The cancelled message and the one behind it are free for the next start at once;
+    # the one never tried is not charged for it.
     assert [(r.state, r.lease_owner) for r in rows] == [("pending", None), ("pending", None)]
-    assert "shutdown timeout reached" in (tmp_path / "notifier.log").read_text()
+    assert sorted(r.attempts for r in rows) == [0, 1]
+    log = (tmp_path / "notifier.log").read_text()
+    assert "shutdown timeout reached" in log
+    # A clean stop, even a cancelled one: no error, no traceback (APScheduler's included).
+    assert "Traceback" not in log and "ERROR" not in log
