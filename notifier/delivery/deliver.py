@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from notifier.delivery.gate import StoreGate, persist
 from notifier.delivery.marks import SentMarks
+from notifier.delivery.pacing import RateLimiter, backoff
 from notifier.delivery.smtp import MailTransport
 from notifier.errors import (
     DeliveryConfigError,
@@ -40,6 +41,8 @@ from notifier.state import Claimed, Outbox
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Deliverer", "DeliveryReport", "backoff"]
+
 T = TypeVar("T")
 
 
@@ -52,28 +55,6 @@ class DeliveryReport:
     lost_lease: int = 0  # another worker took the row: a duplicate is possible
     paused: str | None = None  # a configuration problem stopped delivery
     unreachable: str | None = None  # the server could not be reached this pass
-
-
-def backoff(attempts: int, base: float, cap: float, rng: Callable[[], float]) -> float:
-    """Seconds before the next try: exponential, capped, with half of it random."""
-    delay = min(cap, base * 2.0 ** max(attempts - 1, 0))
-    return delay / 2 + rng() * delay / 2
-
-
-class RateLimiter:
-    """At most ``per_minute`` sends a minute, evenly spaced, across every connection."""
-
-    def __init__(self, per_minute: int | None) -> None:
-        self._interval = 60.0 / per_minute if per_minute else 0.0
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        if not self._interval:
-            return
-        loop = asyncio.get_running_loop()
-        slot = max(loop.time(), self._next)
-        self._next = slot + self._interval
-        await asyncio.sleep(slot - loop.time())
 
 
 def _settled(marking: set[int], row_id: int, _task: object) -> None:

@@ -86,14 +86,13 @@ async def close_all(workers_: list[Worker]) -> None:
     await asyncio.gather(*(w.aclose() for w in workers_))
 
 
-@pytest.mark.parametrize(
-    ("database", "replicas"),
-    [("sqlite", 2), pytest.param("postgresql", 3, marks=pytest.mark.postgres)],
-)
 async def test_a_killed_replicas_claims_go_out_through_its_heartbeat_not_its_lease(
-    tmp_path: Path, store: Blog, sqlite_state: str, database: str, replicas: int, request: Any
+    tmp_path: Path, store: Blog, state_url: str
 ) -> None:
-    state = sqlite_state if database == "sqlite" else request.getfixturevalue("pg_url")
+    """One of three replicas on PostgreSQL, one of two on SQLite."""
+    state = state_url
+    database = "postgresql" if state.startswith("postgresql") else "sqlite"
+    replicas = 3 if database == "postgresql" else 2
     total = 800
     await post_many(store, total)
     handler = SlowServer(delay=0.02)

@@ -1,0 +1,336 @@
+"""``python -m bench.recovery``: how fast notifier comes back from each fault.
+
+Real ``notifier run`` processes with the default settings (NOTIFIER_WORKER_TIMEOUT
+15 s, NOTIFIER_LEASE_SECONDS 60, 4 connections, mark window 8), a recording SMTP
+server and the machine's PostgreSQL, cut or hung through the tests' TCP proxy.
+Writes bench/RECOVERY.md; the README's failure table quotes it.
+
+- crash: kill -9 one of three replicas (PostgreSQL) or of two (SQLite) while it
+  holds claims; seconds from the kill until every message it held was sent,
+  and the duplicates.
+- state store cut: two replicas, a backlog, PostgreSQL cut for 30 s; messages
+  sent during the cut, duplicates, seconds from the store's return until the
+  backlog is drained.
+- first start: ten replicas at once on an empty PostgreSQL database, three
+  times; how many started.
+- comment store hanging: PostgreSQL comment store hung for 30 s with mail queued
+  and the relay up; how much was delivered during the hang.
+- stop: SIGTERM while a send hangs past NOTIFIER_SHUTDOWN_TIMEOUT; how many of
+  the messages never tried were charged an attempt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bench.common import ROOT, pg_database, pg_drop
+from notifier.db import create_engine
+from notifier.demo.sink import SmtpSink
+from notifier.state.schema import outbox, workers
+from tests.fault_helpers import SlowServer, StallsAtData, message_ids, outbox_rows
+from tests.helpers import Blog, environment_for
+from tests.process_helpers import Worker, every_message, post_many
+from tests.tcp_proxy import TcpProxy
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool] | bool], timeout: float) -> float:
+    """Seconds until ``condition`` holds (raises after ``timeout``)."""
+    started = time.monotonic()
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"not within {timeout:g}s")
+        await asyncio.sleep(0.05)
+
+
+async def rows(url: str, statement: Any) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return list((await conn.execute(statement)).all())
+    except Exception:  # the tables may not exist yet
+        return []
+    finally:
+        await engine.dispose()
+
+
+async def blog_in(folder: Path, comments: int) -> Blog:
+    blog = Blog(f"sqlite:///{folder}/comments-{uuid.uuid4().hex[:6]}.db")
+    await blog.create()
+    await post_many(blog, comments)
+    return blog
+
+
+async def crash(folder: Path, state: str, replicas: int) -> tuple[float, int, int]:
+    """(seconds to deliver the victim's claims, claims, duplicates)."""
+    blog = await blog_in(folder, 3000)
+    handler = SlowServer(delay=0.01)
+    try:
+        async with SmtpSink(handler) as server:
+            env = environment_for(server, blog.url, state, poll_interval="1")
+            group = [
+                Worker(env, folder / f"crash-{uuid.uuid4().hex[:6]}.log") for _ in range(replicas)
+            ]
+            try:
+                await asyncio.gather(*(w.start() for w in group))
+                victim = group[0]
+                held: list[Any] = []
+
+                async def victim_holds_claims() -> bool:
+                    nonlocal held
+                    ids = await rows(
+                        state, select(workers.c.worker_id).where(workers.c.pid == victim.pid)
+                    )
+                    if not ids:
+                        return False
+                    held = await rows(
+                        state,
+                        select(outbox.c.id).where(
+                            outbox.c.lease_owner == ids[0][0], outbox.c.state == "pending"
+                        ),
+                    )
+                    return len(held) >= 20 and len(handler.received) >= 200
+
+                await wait_for(victim_holds_claims, 300)
+                victim.process.kill()  # type: ignore[union-attr]
+                killed = time.monotonic()
+                await victim.process.wait()  # type: ignore[union-attr]
+                orphans = {r.id for r in held}
+
+                async def orphans_sent() -> bool:
+                    sent = await rows(
+                        state,
+                        select(outbox.c.id).where(
+                            outbox.c.id.in_(orphans), outbox.c.state == "sent"
+                        ),
+                    )
+                    return len(sent) == len(orphans)
+
+                await wait_for(orphans_sent, 300)
+                recovery = time.monotonic() - killed
+                await wait_for(lambda: every_message(handler, 3000), 300)
+                for worker in group[1:]:
+                    await worker.stop(signal.SIGTERM)
+            finally:
+                await asyncio.gather(*(w.aclose() for w in group))
+    finally:
+        await blog.aclose()
+    ids = message_ids(handler)
+    return recovery, len(orphans), len(ids) - len(set(ids))
+
+
+async def state_store_cut(folder: Path, state: str, seconds: float) -> tuple[int, int, float]:
+    """(sent during the cut, duplicates, seconds from the return to the last message)."""
+    total = 5000
+    blog = await blog_in(folder, total)
+    handler = SlowServer(delay=0.005)
+    port = make_url(state).port or 5432
+    try:
+        async with SmtpSink(handler) as server, TcpProxy("127.0.0.1", port) as proxy:
+            proxied = make_url(state).set(port=proxy.port).render_as_string(False)
+            env = environment_for(server, blog.url, proxied, poll_interval="1")
+            group = [Worker(env, folder / f"cut-{i}.log") for i in range(2)]
+            try:
+                await asyncio.gather(*(w.start() for w in group))
+                await wait_for(lambda: len(handler.received) >= 500, 300)
+                proxy.cut()
+                at_cut = len(handler.received)
+                await asyncio.sleep(seconds)
+                during = len(handler.received) - at_cut
+                proxy.restore()
+                drained = await wait_for(lambda: every_message(handler, total), 600)
+                for worker in group:
+                    await worker.stop(signal.SIGTERM)
+            finally:
+                await asyncio.gather(*(w.aclose() for w in group))
+    finally:
+        await blog.aclose()
+    ids = message_ids(handler)
+    return during, len(ids) - len(set(ids)), drained
+
+
+async def first_starts(folder: Path, replicas: int) -> int:
+    """How many of ``replicas`` started together on an empty PostgreSQL database."""
+    name = f"bench_recovery_{uuid.uuid4().hex[:8]}"
+    state = await pg_database(name)
+    blog = await blog_in(folder, 0)
+    try:
+        async with SmtpSink() as server:
+            env = environment_for(server, blog.url, state, poll_interval="1")
+            group = [Worker(env, folder / f"start-{name}-{i}.log") for i in range(replicas)]
+            try:
+                await asyncio.gather(*(w.start() for w in group))
+
+                def settled() -> bool:
+                    return all(
+                        "notifier running" in w.log_text()
+                        or (w.process is not None and w.process.returncode is not None)
+                        for w in group
+                    )
+
+                await wait_for(settled, 300)
+                started = sum("notifier running" in w.log_text() for w in group)
+                codes = [(await w.stop(signal.SIGTERM))[0] for w in group if w.process.returncode is None]  # type: ignore[union-attr]
+                started = min(started, sum(code == 0 for code in codes))
+            finally:
+                await asyncio.gather(*(w.aclose() for w in group))
+    finally:
+        await blog.aclose()
+        await pg_drop(name)
+    return started
+
+
+async def hanging_comment_store(folder: Path, seconds: float) -> tuple[int, int]:
+    """(queued before the hang, delivered while the comment store hung)."""
+    name = f"bench_source_{uuid.uuid4().hex[:8]}"
+    source = await pg_database(name)
+    queued = 200
+    try:
+        blog = Blog(source)
+        await blog.create()
+        await post_many(blog, queued)
+        await blog.aclose()
+        state = f"sqlite:///{folder}/hang-state-{name}.db"
+        probe = SmtpSink()
+        await probe.start()
+        await probe.stop()
+        async with TcpProxy("127.0.0.1", 5432) as proxy:
+            proxied = make_url(source).set(port=proxy.port).render_as_string(False)
+            env = environment_for(probe, proxied, state, poll_interval="1")
+            worker = Worker(env, folder / f"hang-{name}.log")
+            try:
+                await worker.start()
+
+                async def all_queued() -> bool:
+                    return len(await outbox_rows(state)) == queued if Path(
+                        state.removeprefix("sqlite:///")
+                    ).exists() else False
+
+                await wait_for(all_queued, 300)
+                proxy.hang()
+                async with SmtpSink(port=probe.port) as back:
+                    with contextlib.suppress(TimeoutError):
+                        await wait_for(lambda: len(back.received) >= queued, seconds)
+                    delivered = len(back.received)
+                    proxy.restore()
+                    await worker.stop(signal.SIGTERM)
+            finally:
+                await worker.aclose()
+    finally:
+        await pg_drop(name)
+    return queued, delivered
+
+
+async def stop_charges(folder: Path) -> tuple[int, int]:
+    """(messages never tried at the stop, how many of them were charged an attempt)."""
+    blog = await blog_in(folder, 40)
+    state = f"sqlite:///{folder}/stop-{uuid.uuid4().hex[:6]}.db"
+    handler = StallsAtData(seconds=120)
+    try:
+        async with SmtpSink(handler) as server:
+            env = environment_for(
+                server,
+                blog.url,
+                state,
+                poll_interval="1",
+                smtp_connections="1",
+                shutdown_timeout="2",
+                smtp_timeout="100",
+                send_timeout="110",
+            )
+            worker = Worker(env, folder / "stop.log")
+            try:
+                await worker.start()
+                await wait_for(lambda: handler.data_tries >= 1, 300)
+                await worker.stop(signal.SIGTERM, timeout=60)
+            finally:
+                await worker.aclose()
+    finally:
+        await blog.aclose()
+    untried = [r for r in await outbox_rows(state) if r.state == "pending"][1:]
+    return len(untried), sum(r.attempts > 0 for r in untried)
+
+
+async def main(out: Path, quick: bool) -> None:
+    lines = ["# Recovery figures (bench/recovery.py)", ""]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        results: list[str] = []
+        crashes = 1 if quick else 3
+        for database, replicas in (("postgresql", 3), ("sqlite", 2)):
+            for _ in range(crashes):
+                name = f"bench_crash_{uuid.uuid4().hex[:8]}"
+                state = (
+                    await pg_database(name)
+                    if database == "postgresql"
+                    else f"sqlite:///{folder}/{name}.db"
+                )
+                try:
+                    seconds, claims, dups = await crash(folder, state, replicas)
+                finally:
+                    if database == "postgresql":
+                        await pg_drop(name)
+                results.append(
+                    f"| crash, kill -9 of 1 of {replicas} replicas ({database}) | "
+                    f"{claims} claims delivered by the others {seconds:.1f} s after the kill; "
+                    f"{dups} duplicate(s) |"
+                )
+                print(results[-1], flush=True)
+        cut = 10.0 if quick else 30.0
+        name = f"bench_cut_{uuid.uuid4().hex[:8]}"
+        state = await pg_database(name)
+        try:
+            during, dups, drained = await state_store_cut(folder, state, cut)
+        finally:
+            await pg_drop(name)
+        results.append(
+            f"| state store (PostgreSQL) cut for {cut:g} s during a 5,000-message backlog, "
+            f"2 replicas x 4 connections | {during} sent during the cut; {dups} duplicate(s); "
+            f"backlog drained {drained:.1f} s after the store's return |"
+        )
+        print(results[-1], flush=True)
+        runs = 1 if quick else 3
+        started = [await first_starts(folder, 10) for _ in range(runs)]
+        results.append(
+            f"| 10 replicas starting at once on an empty PostgreSQL database, {runs} times | "
+            f"{sum(started)} of {10 * runs} started |"
+        )
+        print(results[-1], flush=True)
+        queued, delivered = await hanging_comment_store(folder, cut)
+        results.append(
+            f"| comment store (PostgreSQL) hanging for up to {cut:g} s, {queued} messages queued |"
+            f" {delivered} of {queued} delivered while it hung |"
+        )
+        print(results[-1], flush=True)
+        untried, charged = await stop_charges(folder)
+        results.append(
+            f"| SIGTERM while a send hangs past NOTIFIER_SHUTDOWN_TIMEOUT | "
+            f"{charged} of {untried} never-tried messages charged an attempt |"
+        )
+        print(results[-1], flush=True)
+    lines += ["| fault | measured |", "|---|---|", *results, ""]
+    out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run each, a 10 s cut")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RECOVERY.md")
+    args = parser.parse_args()
+    asyncio.run(main(args.out, args.quick))
