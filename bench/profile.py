@@ -174,8 +174,8 @@ async def claim_plans(state_url: str) -> list[str]:
     lines: list[str] = []
     try:
         recorder.on = True
-        claimed = await outbox.claim("bench", 50, datetime.now(UTC), _lease())
-        await outbox.mark_sent(claimed[0].id, "bench", datetime.now(UTC))
+        claimed = await outbox.claim("bench", 50, _lease().total_seconds())
+        await outbox.mark_sent(claimed[0].id, "bench")
         recorder.on = False
         for _label, role, sql, params in recorder.seen:
             if sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "PRAGMA")):

@@ -45,8 +45,8 @@ from tests.process_helpers import Worker, every_message, post_many
 from tests.tcp_proxy import TcpProxy
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool] | bool], timeout: float) -> float:
-    """Seconds until ``condition`` holds (raises after ``timeout``)."""
+async def wait_for(condition: Callable[[], Awaitable[bool] | bool], limit: float) -> float:
+    """Seconds until ``condition`` holds (raises TimeoutError after ``limit``)."""
     started = time.monotonic()
     while True:
         result = condition()
@@ -54,8 +54,8 @@ async def wait_for(condition: Callable[[], Awaitable[bool] | bool], timeout: flo
             result = await result
         if result:
             return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"not within {timeout:g}s")
+        if time.monotonic() - started > limit:
+            raise TimeoutError(f"not within {limit:g}s")
         await asyncio.sleep(0.05)
 
 
@@ -186,7 +186,11 @@ async def first_starts(folder: Path, replicas: int) -> int:
 
                 await wait_for(settled, 300)
                 started = sum("notifier running" in w.log_text() for w in group)
-                codes = [(await w.stop(signal.SIGTERM))[0] for w in group if w.process.returncode is None]  # type: ignore[union-attr]
+                codes = [
+                    (await w.stop(signal.SIGTERM))[0]
+                    for w in group
+                    if w.process is not None and w.process.returncode is None
+                ]
                 started = min(started, sum(code == 0 for code in codes))
             finally:
                 await asyncio.gather(*(w.aclose() for w in group))
@@ -218,9 +222,10 @@ async def hanging_comment_store(folder: Path, seconds: float) -> tuple[int, int]
                 await worker.start()
 
                 async def all_queued() -> bool:
-                    return len(await outbox_rows(state)) == queued if Path(
-                        state.removeprefix("sqlite:///")
-                    ).exists() else False
+                    try:
+                        return len(await outbox_rows(state)) == queued
+                    except Exception:  # not created yet
+                        return False
 
                 await wait_for(all_queued, 300)
                 proxy.hang()
@@ -325,7 +330,7 @@ async def main(out: Path, quick: bool) -> None:
         )
         print(results[-1], flush=True)
     lines += ["| fault | measured |", "|---|---|", *results, ""]
-    out.write_text("\n".join(lines))
+    await asyncio.to_thread(out.write_text, "\n".join(lines))
 
 
 if __name__ == "__main__":

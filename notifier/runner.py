@@ -8,7 +8,8 @@
 - The heartbeat is a third task, started by ``Service.open``; digests and
   reminders (``notifier.flow``) are jobs of their own on the same scheduler.
 
-On a stop: no new poll or claim; the messages on the wire are finished and
+On a stop: no new poll or claim, a running poll abandoned (what it had not
+committed is read again next time); the messages on the wire are finished and
 recorded, the rest given back uncharged, and the process exits 0.  A send still
 running after NOTIFIER_SHUTDOWN_TIMEOUT is cancelled and its message given back
 (the server may already have it).  Nothing is cancelled under APScheduler's
@@ -32,6 +33,21 @@ if TYPE_CHECKING:
     from notifier.service import Service
 
 log = logging.getLogger(__name__)
+
+
+async def abandon(tasks: set[asyncio.Task[Any]], *, tries: int = 5) -> None:
+    """Cancel ``tasks`` and wait a little for them, cancelling again if need be.
+
+    A query to a database that hangs, once cancelled, is rolled back over the
+    same hung connection; a second cancellation gets the driver to drop it.
+    """
+    for _ in range(tries):
+        pending = [t for t in tasks if not t.done()]
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=1)
 
 
 async def run_service(service: Service, *, stop: asyncio.Event | None = None) -> int:
@@ -86,8 +102,11 @@ async def run_service(service: Service, *, stop: asyncio.Event | None = None) ->
         log.info("stopping: finishing the message in flight", extra={"action": "stop"})
         scheduler.pause()
         await asyncio.sleep(0)  # a poll submitted just now sees the stop and returns
-        running: list[asyncio.Task[Any]] = [*polls, delivering]
-        _, late = await asyncio.wait(running, timeout=settings.shutdown_timeout)
+        # A poll is abandoned at once: whatever it had not committed is read
+        # again at the next start, and a hanging comment store must not hold
+        # up the stop.
+        await abandon(polls)
+        _, late = await asyncio.wait([delivering], timeout=settings.shutdown_timeout)
         if late:
             log.warning(
                 "shutdown timeout reached with a delivery still running: cancelling it; "
