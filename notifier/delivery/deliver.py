@@ -196,7 +196,7 @@ class Deliverer:
             )
 
     async def _take_back_strays(self) -> None:
-        count = await self._outbox.release_strays(self._owner)
+        count = await self._outbox.release_strays(self._owner, sorted(self._marks.pending()))
         self._strays = False
         if count:
             log.info(

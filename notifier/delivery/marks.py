@@ -31,6 +31,7 @@ class SentMarks:
         self._gate = gate
         self._patience = patience
         self._waiting: dict[int, asyncio.Future[bool]] = {}
+        self._writing: dict[int, asyncio.Future[bool]] = {}
         self._flusher: asyncio.Task[None] | None = None
 
     async def sent(self, row_id: int) -> bool:
@@ -49,9 +50,14 @@ class SentMarks:
         if self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
 
+    def pending(self) -> set[int]:
+        """Rows whose "sent" mark is not written yet: not to be given back meanwhile."""
+        return set(self._waiting) | set(self._writing)
+
     async def _flush(self) -> None:
         while self._waiting:
             batch, self._waiting = self._waiting, {}
+            self._writing = batch
             try:
                 held = await persist(
                     self._gate,
@@ -62,5 +68,7 @@ class SentMarks:
                 for mark in batch.values():
                     mark.set_exception(exc)
                 continue
+            finally:
+                self._writing = {}
             for row_id, mark in batch.items():
                 mark.set_result(row_id in held)
