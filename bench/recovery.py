@@ -78,7 +78,9 @@ async def blog_in(folder: Path, comments: int) -> Blog:
     return blog
 
 
-async def crash(folder: Path, state: str, replicas: int) -> tuple[float, int, int]:
+async def crash(
+    folder: Path, state: str, replicas: int, **overrides: str
+) -> tuple[float, int, int]:
     """(seconds to deliver the victim's claims, claims, duplicates)."""
     total = 3000
     blog = await blog_in(folder, total)
@@ -89,7 +91,7 @@ async def crash(folder: Path, state: str, replicas: int) -> tuple[float, int, in
     await relay.start()
     await relay.stop()
     try:
-        env = environment_for(relay, blog.url, state, poll_interval="1")
+        env = environment_for(relay, blog.url, state, poll_interval="1", **overrides)
         group = [Worker(env, folder / f"crash-{uuid.uuid4().hex[:6]}.log") for _ in range(replicas)]
         try:
             await asyncio.gather(*(w.start() for w in group))
@@ -294,7 +296,9 @@ async def stop_charges(folder: Path) -> tuple[int, int]:
 SECTIONS = ("crash-postgresql", "crash-sqlite", "cut", "starts", "hang", "stop")
 
 
-async def main(out: Path, quick: bool, only: list[str], crash_runs: int) -> None:
+async def main(
+    out: Path, quick: bool, only: list[str], crash_runs: int, worker_timeout: str | None
+) -> None:
     lines = ["# Recovery figures (bench/recovery.py)", ""]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -310,13 +314,15 @@ async def main(out: Path, quick: bool, only: list[str], crash_runs: int) -> None
                     if database == "postgresql"
                     else f"sqlite:///{folder}/{name}.db"
                 )
+                overrides = {"worker_timeout": worker_timeout} if worker_timeout else {}
                 try:
-                    seconds, claims, dups = await crash(folder, state, replicas)
+                    seconds, claims, dups = await crash(folder, state, replicas, **overrides)
                 finally:
                     if database == "postgresql":
                         await pg_drop(name)
+                setting = f", NOTIFIER_WORKER_TIMEOUT={worker_timeout}" if worker_timeout else ""
                 results.append(
-                    f"| crash, kill -9 of 1 of {replicas} replicas ({database}) | "
+                    f"| crash, kill -9 of 1 of {replicas} replicas ({database}{setting}) | "
                     f"{claims} claims delivered by the others {seconds:.1f} s after the kill; "
                     f"{dups} duplicate(s) |"
                 )
@@ -371,5 +377,7 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RECOVERY.md")
     parser.add_argument("--only", action="append", choices=SECTIONS, help="some sections")
     parser.add_argument("--crash-runs", type=int, default=3, help="kills per database")
+    parser.add_argument("--worker-timeout", help="NOTIFIER_WORKER_TIMEOUT for the crashes")
     args = parser.parse_args()
-    asyncio.run(main(args.out, args.quick, args.only or list(SECTIONS), args.crash_runs))
+    sections = args.only or list(SECTIONS)
+    asyncio.run(main(args.out, args.quick, sections, args.crash_runs, args.worker_timeout))
