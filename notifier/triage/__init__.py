@@ -6,10 +6,20 @@ comment is in); ``learn`` trains a site model from the site's own moderators,
 ``train`` and ``dataset`` hold the training (scikit-learn only there); ``rules``
 and ``lexicon`` are the first, hand-written scorer, kept as the reference;
 ``evaluate`` measures a scorer on a labelled file (``notifier triage``).
-Importing this package does not read the model: the first comment scored does.
+
+Importing this package loads neither the scorer nor the model (a worker with
+``NOTIFIER_TRIAGE=off`` never does); the first comment scored does.
 """
 
 from notifier.triage.result import DEFAULT_THRESHOLD, TriageResult
-from notifier.triage.scorer import Scorer, triage
 
-__all__ = ["DEFAULT_THRESHOLD", "Scorer", "TriageResult", "triage"]
+__all__ = ["DEFAULT_THRESHOLD", "TriageResult", "triage"]
+
+
+def triage(
+    body: str, author_name: str | None = None, *, threshold: float = DEFAULT_THRESHOLD
+) -> TriageResult:
+    """Score a comment with the shipped model; `medical_question` when score >= threshold."""
+    from notifier.triage.scorer import triage as score
+
+    return score(body, author_name, threshold=threshold)

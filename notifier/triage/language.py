@@ -2,9 +2,10 @@
 
 A small naive Bayes over the letters of the comment (pieces of 1 to 3 characters,
 accents kept: "ção", "ñ", "qu'"), trained on the project's labelled comments by
-``scripts/train-triage`` and shipped as ``model/language.json.gz``. A comment in which
-none of the four languages' commonest words appears (German, Italian, a bare link...)
-is "other". Pure Python, loaded on first use.
+``scripts/train-triage`` and shipped as ``model/language.json.gz``. A comment of four
+words or more in which none of the four languages' commonest words appears (German,
+Italian...) is "other"; a shorter one is left to the letter pieces alone. Pure Python,
+loaded on first use.
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def _profiles() -> tuple[tuple[float, ...], dict[str, tuple[float, ...]]]:
 def detect(text: str) -> str:
     """ "en", "es", "pt", "fr" or "other"."""
     words = _WORD.findall(str(text).lower()[:_MAX_CHARS])
-    if not any(w in _COMMON for w in words):
-        return "other"
+    if not words or (len(words) >= 4 and not any(w in _COMMON for w in words)):
+        return "other"  # a short comment is left to the letter pieces
     unseen, table = _profiles()
     en = es = pt = fr = 0.0
     for gram in _grams(str(text)):

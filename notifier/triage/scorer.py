@@ -21,6 +21,17 @@ __all__ = ["SHIPPED_MODEL", "Scorer", "shipped_model", "triage"]
 SHIPPED_MODEL = Path(__file__).parent / "model" / "shipped.json.gz"
 _TOP = 4  # phrases named in each direction
 _NOTABLE = 0.05  # a smaller pull on the log-odds is not worth a nurse's attention
+# Words too common to explain anything to a nurse (folded, as features are).
+_FILLER = frozenset(
+    (  # noqa: SIM905 - a word list reads better as text
+        "a an and the of to in on at for with from by is are was be been it its this that "
+        "these those i me my we our you your he him his she her they them their who what "
+        "do does did have has had got get so but or if as just not no new very "
+        "el la los las un una y o de del en que por para con se lo le mi su es son "
+        "o a os as um uma e de do da em que por para com se meu minha seu sua "
+        "le la les un une et ou de du des en que pour par avec se mon ma son sa est"
+    ).split()
+)
 
 
 @functools.cache
@@ -35,22 +46,28 @@ def _quote(phrase: str) -> str:
     return "“" + (phrase if len(phrase) <= 40 else phrase[:39] + "…") + "”"
 
 
-def _weighed(contributions: dict[str, float], features: Features) -> dict[str, float]:
-    """Pulls on the log-odds, summed per phrase of the comment (or per signal, in words)."""
-    by_phrase: dict[str, float] = defaultdict(float)
+def _weighed(
+    contributions: dict[str, float], features: Features
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Pulls on the log-odds: per phrase of the comment, and per signal (in words)."""
+    phrases: dict[str, float] = defaultdict(float)
+    signals: dict[str, float] = defaultdict(float)
     for name, pull in contributions.items():
         if name in SIGNAL_WORDS:
-            by_phrase[SIGNAL_WORDS[name]] += pull
+            signals[SIGNAL_WORDS[name]] += pull
         elif name in features.phrases:
-            by_phrase[_quote(features.phrases[name])] += pull
-    return by_phrase
+            phrase = features.phrases[name]
+            # Letter pieces count for the word they came from; "and", "her" say nothing.
+            if not all(word in _FILLER for word in phrase.split()):
+                phrases[_quote(phrase)] += pull
+    return phrases, signals
 
 
-def _strongest(pulls: dict[str, float], sign: int) -> list[str]:
+def _strongest(pulls: dict[str, float], sign: int, top: int = _TOP) -> list[str]:
     chosen = sorted(
         (p for p in pulls.items() if p[1] * sign >= _NOTABLE), key=lambda p: (-abs(p[1]), p[0])
     )
-    return [phrase for phrase, _ in chosen[:_TOP]]
+    return [phrase for phrase, _ in chosen[:top]]
 
 
 class Scorer:
@@ -86,14 +103,14 @@ class Scorer:
         # Six decimals: many distinct values, and the same number on every machine.
         score = round(probability(logit), 6)
         language = detect(body)
-        pulls = _weighed(contributions, features)
+        phrases, signals = _weighed(contributions, features)
         reasons = [f"written in {LANGUAGE_NAMES[language]}"]
-        towards = _strongest(pulls, +1)
-        against = _strongest(pulls, -1)
-        if towards:
-            reasons.append("weighed most for a medical question: " + ", ".join(towards))
-        if against:
-            reasons.append("weighed against: " + ", ".join(against))
+        if signs := _strongest(signals, +1, 3):
+            reasons.append("signs: " + ", ".join(signs))
+        if towards := _strongest(phrases, +1):
+            reasons.append("for a question: " + ", ".join(towards))
+        if against := _strongest(phrases, -1, 2) + _strongest(signals, -1, 2):
+            reasons.append("against: " + ", ".join(against))
         if features.drugs:
             reasons.append("names drugs — " + ", ".join(features.drugs))
         if features.topics:
