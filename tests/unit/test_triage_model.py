@@ -39,7 +39,7 @@ def test_shipped_model_loads_the_same_every_time_and_round_trips_byte_for_byte()
     first, second = load(SHIPPED_MODEL), load(SHIPPED_MODEL)
     assert first == second
     assert dump(first) == SHIPPED_MODEL.read_bytes()
-    assert 1_000 < len(first.weights) and first.base_scale is None
+    assert len(first.weights) > 1_000 and first.base_scale is None
     assert "MeQSum" in first.meta["attribution"]
 
 

@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from notifier.triage import TriageResult
-from notifier.triage.rules import RULES_THRESHOLD, triage
 from notifier.triage.evaluate import (
     LabelledComment,
     Metrics,
@@ -19,6 +18,7 @@ from notifier.triage.evaluate import (
     load_labelled,
     run_triage_lines,
 )
+from notifier.triage.rules import RULES_THRESHOLD, triage
 
 LABELLED = Path(__file__).parent.parent / "data" / "triage_comments.jsonl"
 
