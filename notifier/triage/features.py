@@ -24,6 +24,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from notifier.triage import lexicon as lex
+from notifier.triage.rules import drug_for
 
 __all__ = ["SIGNAL_WORDS", "Features", "extract", "fold"]
 
@@ -161,13 +162,6 @@ def _clinical() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((label, re.compile(rx)) for label, rx in lex.CLINICAL.items())
 
 
-@functools.cache
-def _drug_names() -> dict[str, str]:
-    names = {s: name for name, spellings in lex.DRUGS.items() for s in spellings}
-    names.update(lex.KNOWN_MISSPELLINGS)
-    return names
-
-
 # How each signal reads in an explanation.
 SIGNAL_WORDS: dict[str, str] = {
     "s:qmark": "asks a question",
@@ -175,7 +169,6 @@ SIGNAL_WORDS: dict[str, str] = {
     "s:indirect": "asks indirectly",
     "s:first_person": "writes about themselves",
     "s:relative": "writes about a relative",
-    "s:drug": "names a drug",
     "s:clinical": "mentions a clinical topic",
     "s:ask_medical": "the question is about a drug or clinical topic",
     "s:care_ask": "asks what to do about someone's care",
@@ -209,7 +202,6 @@ def _signals(
     signals: dict[str, float] = {}
     drugs: list[str] = []
     topics: list[str] = []
-    names = _drug_names()
     asking_medical = False
     for sentence in _sentences(text):
         asks = False
@@ -224,11 +216,16 @@ def _signals(
             asks = True
         medical = False
         for word in _WORD.findall(sentence):
-            name = names.get(word)
-            if name is not None:
-                medical = True
-                if name not in drugs:
-                    drugs.append(name)
+            # The rules' drug matcher: brand and generic names, and their misspellings.
+            for token in (word, *word.split("-")) if "-" in word else (word,):
+                found = drug_for(token)
+                if found is not None:
+                    medical = True
+                    name, misspelt = found
+                    shown = f'{name} ("{token}")' if misspelt else name
+                    if not any(d == name or d.startswith(name + " (") for d in drugs):
+                        drugs.append(shown)
+                    break
         if _CLINICAL_OTHER.search(sentence):
             medical = True
         for label, rx in _clinical():
@@ -238,8 +235,6 @@ def _signals(
                     topics.append(label)
         if asks and medical:
             asking_medical = True
-    if drugs:
-        signals["s:drug"] = 1.0
     if topics or _CLINICAL_OTHER.search(text):
         signals["s:clinical"] = 1.0
     if asking_medical:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from notifier.triage import lexicon as lex
 from notifier.triage.result import TriageResult
 
-__all__ = ["RULES_THRESHOLD", "triage"]
+__all__ = ["RULES_THRESHOLD", "drug_for", "triage"]
 
 RULES_THRESHOLD = 0.6
 """An ask (0.30) plus medical content (0.30) reaches it; neither alone does."""
@@ -109,7 +109,7 @@ _NOT_DRUGS = frozenset({"explicit", "implicit", "decades"})
 
 # Bounded, not functools.cache: a long-running worker sees unboundedly many words.
 @functools.lru_cache(maxsize=8192)
-def _drug_for(token: str) -> tuple[str, bool] | None:
+def drug_for(token: str) -> tuple[str, bool] | None:
     """The drug a word names, and whether it is misspelt; None if it names none."""
     spellings = _patterns().drug_spellings
     if token in spellings:
@@ -166,8 +166,8 @@ def _medical_content(
     for row, sentence in enumerate(sentences):
         for word in _WORD.findall(sentence):
             # "ide-cel" is one name; "velcade-revlimid" is two.
-            whole = _drug_for(word) if "-" in word else None
-            pairs = [(word, whole)] if whole else [(t, _drug_for(t)) for t in word.split("-")]
+            whole = drug_for(word) if "-" in word else None
+            pairs = [(word, whole)] if whole else [(t, drug_for(t)) for t in word.split("-")]
             for token, found in pairs:
                 if found:
                     name, misspelt = found
