@@ -178,6 +178,7 @@ SIGNAL_WORDS: dict[str, str] = {
     "s:rhetorical": "a question nobody expects answered",
     "s:quoted_question": "quotes a question (often to answer it)",
     "s:animal": "about a pet",
+    "s:few_words": "too short to ask anything",
     "s:link": "contains a link",
 }
 
@@ -294,5 +295,8 @@ def extract(body: str, author_name: str | None = None) -> Features:
             for key in unique:
                 values[key] = weight
     signals, drugs, topics = _signals(raw, text, author_name)
+    if len(words) <= 3:
+        # One lone word weighs a lot in so short a text ("hello"): say it is short.
+        signals["s:few_words"] = 1.0
     values.update(signals)
     return Features(values, phrases, drugs, topics)

@@ -39,6 +39,7 @@ _COMMON = frozenset(
         "el la los las y es de del en que mi un una por para con se lo no pero muy hay "
         "tengo sin entre "
         "o a os as e é do da em meu minha um uma com não mas tem tenho eu muito sem pelo "
+        "sou aqui estou oi olá hola soy aquí estoy bonjour suis ici "
         "le les et est du des mon ma pour par avec ne pas mais je j ai très sans"
     ).split()
 )
