@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import idle_poll, latency, memory, throughput
+from bench import idle_poll, latency, memory, throughput, triage
 from bench.common import ROOT, Figure, Section, machine
 
 SECTIONS = {
@@ -23,6 +23,7 @@ SECTIONS = {
     "latency": latency.run,
     "throughput": throughput.run,
     "memory": memory.run,
+    "triage": triage.run,
 }
 
 

@@ -41,6 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     triage = sub.add_parser(
         "triage",
         help="score JSON lines from stdin (body, author_name) as the worker would",
+        description="Score JSON lines from stdin as the worker would (its site model "
+        "included), or `notifier triage learn`: train a site model from the moderators' "
+        "medical_question flags in the configured source.",
+    )
+    triage.add_argument("action", nargs="?", choices=["learn"], help="learn: train a site model")
+    triage.add_argument(
+        "--min-labels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="learn: refuse with fewer than N questions or N other comments (default 20)",
     )
     triage.add_argument("--explain", action="store_true", help="a readable table, not JSON")
     triage.add_argument(
@@ -74,11 +85,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         print(f"notifier {args.command}: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     configure(settings.log_level)
-    if args.command == "triage":
-        from notifier.triage.evaluate import triage_command
-
-        threshold = settings.triage_threshold if args.threshold is None else args.threshold
-        return triage_command(sys.stdin, sys.stdout, args.explain, threshold, args.evaluate)
+    if args.command == "triage" and args.action is None:
+        return _triage(args, settings)
     try:
         return asyncio.run(_dispatch(args, settings, sys.stdout))
     except NotifierError as exc:
@@ -86,6 +94,18 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _triage(args: argparse.Namespace, settings: Settings) -> int:
+    """`notifier triage [--explain|--evaluate]`, with the worker's own scorer."""
+    from notifier.triage.evaluate import triage_command
+    from notifier.triage.learn import site_scorer, state_store_exists
+    from notifier.triage.scorer import Scorer
+
+    # A site model saved by `notifier triage learn` is used here as in the worker.
+    scorer = asyncio.run(site_scorer(settings)) if state_store_exists(settings) else Scorer()
+    threshold = settings.triage_threshold if args.threshold is None else args.threshold
+    return triage_command(sys.stdin, sys.stdout, args.explain, threshold, args.evaluate, scorer)
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -109,6 +129,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO) -
                 print("notifier retry: give outbox ids, or --dead for all", file=sys.stderr)
                 return EXIT_CONFIG
             return await commands.retry(settings, None if args.dead else args.ids, out)
+        case "triage":
+            from notifier.triage.learn import MIN_LABELS, learn
+
+            minimum = MIN_LABELS if args.min_labels is None else args.min_labels
+            return await learn(settings, out, now=datetime.now(UTC), min_labels=minimum)
         case "purge":
             return await commands.purge(
                 settings, timedelta(days=args.sent_older_than), out, now=datetime.now(UTC)

@@ -127,7 +127,21 @@ def build_context(
             if notification.triage is not None
             else None
         ),
+        "language": _language(notification)
+        if notification.template == "infoline_forward"
+        else None,
     }
+
+
+def _language(notification: Notification) -> dict[str, str]:
+    """The comment's language for the InfoLine: the triage's verdict, or detected now."""
+    from notifier.triage.language import LANGUAGE_NAMES, detect
+
+    if notification.triage is not None:
+        code = notification.triage.language
+    else:
+        code = detect(notification.comment.body)
+    return {"code": code, "name": LANGUAGE_NAMES.get(code, LANGUAGE_NAMES["other"])}
 
 
 def _flag_context(flag: Flag | None) -> dict[str, Any] | None:

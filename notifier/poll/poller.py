@@ -34,7 +34,7 @@ from notifier.settings import Settings
 from notifier.sources import CommentSource
 from notifier.state import Outbox, OutboxEntry
 from notifier.state.guard import BurstPolicy, GuardReport, route_batch
-from notifier.triage import triage
+from notifier.triage import TriageResult
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class Poller:
             daily={d.address: d for d in settings.digest_only},
             remind=settings.remind_after > 0,
         )
+        self._scorer: Callable[..., TriageResult] | None = None
         self._recipients = Recipients(
             moderators=tuple(settings.moderators),
             infoline=settings.infoline_address,
@@ -94,7 +95,15 @@ class Poller:
         )
 
     async def start(self) -> None:
-        """Create the cursors on first start: from now, or from the beginning."""
+        """Create the cursors on first start: from now, or from the beginning.
+
+        With triage on, also choose its model: the site's own if `notifier triage
+        learn` saved one, else the shipped one (read on the first comment scored).
+        """
+        if self._s.triage != "off":
+            from notifier.triage.learn import load_scorer  # the model only when triage is on
+
+            self._scorer = await load_scorer(self._outbox)
         if self._holds is not None:
             await self._holds.create()
             await self._outbox.init_cursor(HOLDS, 0, self._clock())
@@ -246,8 +255,9 @@ class Poller:
             notes = route_flag(item, self._recipients, today=today)
         else:
             verdict = None
-            if self._s.triage != "off" and not item.is_junk:
-                verdict = triage(item.body, item.author_name, threshold=self._s.triage_threshold)
+            if self._scorer is not None and not item.is_junk:
+                threshold = self._s.triage_threshold
+                verdict = self._scorer(item.body, item.author_name, threshold=threshold)
             notes = route_comment(item, self._recipients, triage=verdict, today=today)
         return [self._entry(note, pending, now) for note in notes]
 

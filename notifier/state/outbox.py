@@ -33,6 +33,7 @@ from notifier.state.claims import Claims
 from notifier.state.cursors import CursorStore, gaps_to_json
 from notifier.state.dbtime import db_now
 from notifier.state.schema import DEAD, PENDING, SENT, cursors, naive, outbox
+from notifier.state.triage_models import TriageModels
 
 if TYPE_CHECKING:
     from notifier.state.flow import FlowItem
@@ -96,7 +97,7 @@ async def insert_entries(
     return max(result.rowcount, 0)
 
 
-class Outbox(CursorStore, Claims, Bookkeeping):
+class Outbox(CursorStore, Claims, Bookkeeping, TriageModels):
     """The state store: enqueue with the cursor, claims, outcomes, operators' commands."""
 
     async def commit_batch(

@@ -105,6 +105,17 @@ STEPS = (Step(2, "index the outbox by lease owner, for heartbeats", _index_claim
 MARKER = outbox.name
 
 
+# Site models trained by `notifier triage learn` (the newest row is the one in use).
+triage_models = Table(
+    "notifier_triage_models",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("model", LargeBinary, nullable=False),  # notifier.triage.model file bytes
+    Column("summary", Text, nullable=False),  # what it was trained on and how it scored
+    Column("created_at", DateTime, nullable=False),
+)
+
+
 def naive(value: datetime) -> datetime:
     """The state store keeps naive UTC: the same on SQLite and PostgreSQL."""
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

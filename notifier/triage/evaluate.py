@@ -1,18 +1,21 @@
-"""Measure the triage stage on labelled comments, and run it over JSON lines.
+"""Measure the triage on labelled comments, and run it over JSON lines.
 
-Backs `notifier triage [--explain] [--threshold X]` (JSON lines in, verdicts
-out) and `notifier triage --evaluate FILE` (precision and recall per split).
+Backs `notifier triage [--explain] [--threshold X]` (JSON lines in, verdicts out)
+and `notifier triage --evaluate FILE`: precision, recall and the confusion counts
+overall, per ``kind`` and per ``lang`` when the file has them, and per ``split``.
+A labelled row has ``body`` and its answer as ``label`` (or ``medical_question``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from notifier.triage import DEFAULT_THRESHOLD, triage
+from notifier.triage.result import DEFAULT_THRESHOLD, TriageResult
+from notifier.triage.scorer import Scorer
 
 __all__ = [
     "LabelledComment",
@@ -23,6 +26,8 @@ __all__ = [
     "run_triage_lines",
 ]
 
+ScoreFn = Callable[..., TriageResult]
+
 
 @dataclass(frozen=True, slots=True)
 class LabelledComment:
@@ -32,7 +37,9 @@ class LabelledComment:
     body: str
     author_name: str | None
     medical_question: bool
-    split: str  # "tune" (rules may be adjusted to it) or "holdout" (never)
+    split: str = ""
+    kind: str = ""
+    lang: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,43 +72,66 @@ def load_labelled(path: str | Path) -> list[LabelledComment]:
     """Read a JSON-lines file of labelled comments; blank lines are skipped."""
     items = []
     with Path(path).open(encoding="utf-8") as f:
-        for line in f:
+        for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             row = json.loads(line)
+            answer = row.get("label", row.get("medical_question"))
+            if not isinstance(row, dict) or not isinstance(row.get("body"), str) or answer is None:
+                raise ValueError(f'{path} line {number}: needs a "body" and a "label"')
             items.append(
                 LabelledComment(
-                    id=str(row["id"]),
-                    body=str(row["body"]),
+                    id=str(row.get("id", f"line {number}")),
+                    body=row["body"],
                     author_name=row.get("author_name"),
-                    medical_question=bool(row["medical_question"]),
-                    split=str(row.get("split", "tune")),
+                    medical_question=answer in (True, 1, "1", "true", "yes"),
+                    split=str(row.get("split", "")),
+                    kind=str(row.get("kind", "")),
+                    lang=str(row.get("lang", "")),
                 )
             )
     return items
 
 
 def evaluate(
-    items: Iterable[LabelledComment], threshold: float = DEFAULT_THRESHOLD
+    items: Iterable[LabelledComment],
+    threshold: float = DEFAULT_THRESHOLD,
+    score: ScoreFn | None = None,
 ) -> dict[str, Metrics]:
-    """Metrics per split, plus "all"."""
+    """Metrics keyed "all", "split=…", "lang=…" and "kind=…" (for the fields present)."""
+    scorer = score or Scorer()
     metrics: dict[str, Metrics] = {"all": Metrics()}
     for item in items:
-        predicted = triage(item.body, item.author_name, threshold=threshold).medical_question
-        for key in (item.split, "all"):
+        predicted = scorer(item.body, item.author_name, threshold=threshold).medical_question
+        keys = ["all"] + [
+            f"{field}={value}"
+            for field, value in (("split", item.split), ("lang", item.lang), ("kind", item.kind))
+            if value
+        ]
+        for key in keys:
             metrics[key] = metrics.get(key, Metrics()).add(item.medical_question, predicted)
     return metrics
 
 
 def format_report(metrics: dict[str, Metrics]) -> str:
-    """A small text table, one row per split, "all" last."""
-    keys = [*sorted(k for k in metrics if k != "all"), "all"]
-    lines = [f"{'split':<8} {'tp':>4} {'fp':>4} {'fn':>4} {'tn':>4} {'precision':>9} {'recall':>6}"]
+    """A small text table: overall first, then per split, language and kind."""
+    keys = ["all", *sorted(k for k in metrics if k != "all")]
+    width = max(len(k) for k in keys)
+
+    def row(*cells: object) -> str:
+        first, *rest = cells
+        widths = (5, 4, 4, 4, 4, 9, 6)
+        return f"{first!s:<{width}} " + " ".join(
+            f"{c!s:>{w}}" for c, w in zip(rest, widths, strict=True)
+        )
+
+    lines = [row("", "n", "tp", "fp", "fn", "tn", "precision", "recall")]
     for key in keys:
         m = metrics[key]
-        lines.append(
-            f"{key:<8} {m.tp:>4} {m.fp:>4} {m.fn:>4} {m.tn:>4} {m.precision:>9.2f} {m.recall:>6.2f}"
-        )
+        precision = f"{m.precision:.2f}" if m.tp + m.fp else "-"
+        recall = f"{m.recall:.2f}" if m.tp + m.fn else "-"
+        n = m.tp + m.fp + m.fn + m.tn
+        lines.append(row(key, n, m.tp, m.fp, m.fn, m.tn, precision, recall))
     return "\n".join(lines) + "\n"
 
 
@@ -130,13 +160,19 @@ def _explain_rows(rows: Sequence[tuple[str, str, str, str]]) -> str:
 
 
 def run_triage_lines(
-    lines: Iterable[str], out: TextIO, *, explain: bool, threshold: float = DEFAULT_THRESHOLD
+    lines: Iterable[str],
+    out: TextIO,
+    *,
+    explain: bool,
+    threshold: float = DEFAULT_THRESHOLD,
+    score: ScoreFn | None = None,
 ) -> int:
     """Triage each JSON line read; write one JSON line (or table row) per input line.
 
     A line that cannot be triaged gets an `{"error": ...}` line and is counted;
     blank lines are skipped. Returns the number of bad lines.
     """
+    scorer = score or Scorer()
     bad = 0
     rows: list[tuple[str, str, str, str]] = []
     for number, line in enumerate(lines, start=1):
@@ -151,13 +187,13 @@ def run_triage_lines(
                 out.write(json.dumps({"error": f"line {number}: {error}"}) + "\n")
             continue
         author = row.get("author_name")
-        result = triage(
+        result = scorer(
             str(row["body"]), author if isinstance(author, str) else None, threshold=threshold
         )
         if explain:
             ident = str(row.get("id", f"line {number}"))
             verdict = "MEDICAL" if result.medical_question else "no"
-            rows.append((ident, verdict, f"{result.score:.2f}", "; ".join(result.reasons)))
+            rows.append((ident, verdict, f"{result.score:.3f}", "; ".join(result.reasons)))
             continue
         record: dict[str, object] = {}
         if "id" in row:
@@ -165,6 +201,7 @@ def run_triage_lines(
         record |= {
             "medical_question": result.medical_question,
             "score": result.score,
+            "language": result.language,
             "reasons": list(result.reasons),
         }
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -173,18 +210,19 @@ def run_triage_lines(
     return bad
 
 
-def evaluate_file(path: str, threshold: float) -> dict[str, Metrics]:
-    return evaluate(load_labelled(path), threshold)
-
-
 def triage_command(
-    lines: Iterable[str], out: TextIO, explain: bool, threshold: float, evaluate: str | None
+    lines: Iterable[str],
+    out: TextIO,
+    explain: bool,
+    threshold: float,
+    evaluate_path: str | None,
+    score: ScoreFn | None = None,
 ) -> int:
     """``notifier triage``: the worker's own scorer, on JSON lines or a labelled file."""
-    if evaluate is not None:
-        metrics = evaluate_file(evaluate, threshold)
+    if evaluate_path is not None:
+        metrics = evaluate(load_labelled(evaluate_path), threshold, score)
         out.write(f"threshold {threshold:g}\n")
         out.write(format_report(metrics))
         return 0
-    bad = run_triage_lines(lines, out, explain=explain, threshold=threshold)
+    bad = run_triage_lines(lines, out, explain=explain, threshold=threshold, score=score)
     return 1 if bad else 0

@@ -1,7 +1,7 @@
-"""Triage: does a comment ask a specific medical question nobody flagged?
+"""The first triage: hand-written rules, the reference the model is measured against.
 
-The blog promises that specific medical questions are forwarded to the InfoLine.
-This stage recognises them with a small, explainable score: a comment must *ask*
+The worker scores with the learned model (``notifier.triage.scorer``); these rules
+remain for ``bench/`` and the comparison in the README. A comment must *ask*
 something (directly, or indirectly as in "just wanted to know if"), the asking
 must not be about the blog, events, donations or research news, and the comment
 must be about a person's disease, tests, treatment, side effects or care. Spam
@@ -18,10 +18,11 @@ import re
 from dataclasses import dataclass
 
 from notifier.triage import lexicon as lex
+from notifier.triage.result import TriageResult
 
-__all__ = ["DEFAULT_THRESHOLD", "TriageResult", "triage"]
+__all__ = ["RULES_THRESHOLD", "drug_for", "triage"]
 
-DEFAULT_THRESHOLD = 0.6
+RULES_THRESHOLD = 0.6
 """An ask (0.30) plus medical content (0.30) reaches it; neither alone does."""
 
 # Weights of the score's parts; they add up to 1.0.
@@ -34,15 +35,6 @@ _PERSONAL = 0.15  # about the writer or a relative, not myeloma in general
 
 # Enough for any real comment; bounds the work a hostile megabyte body can cause.
 _MAX_CHARS = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class TriageResult:
-    """The verdict, a score in [0, 1], and reasons an InfoLine nurse can read."""
-
-    medical_question: bool
-    score: float
-    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +109,7 @@ _NOT_DRUGS = frozenset({"explicit", "implicit", "decades"})
 
 # Bounded, not functools.cache: a long-running worker sees unboundedly many words.
 @functools.lru_cache(maxsize=8192)
-def _drug_for(token: str) -> tuple[str, bool] | None:
+def drug_for(token: str) -> tuple[str, bool] | None:
     """The drug a word names, and whether it is misspelt; None if it names none."""
     spellings = _patterns().drug_spellings
     if token in spellings:
@@ -174,8 +166,8 @@ def _medical_content(
     for row, sentence in enumerate(sentences):
         for word in _WORD.findall(sentence):
             # "ide-cel" is one name; "velcade-revlimid" is two.
-            whole = _drug_for(word) if "-" in word else None
-            pairs = [(word, whole)] if whole else [(t, _drug_for(t)) for t in word.split("-")]
+            whole = drug_for(word) if "-" in word else None
+            pairs = [(word, whole)] if whole else [(t, drug_for(t)) for t in word.split("-")]
             for token, found in pairs:
                 if found:
                     name, misspelt = found
@@ -202,7 +194,7 @@ def _spam_signs(p: _Patterns, raw: str, text: str, author_name: str | None) -> l
 
 
 def triage(
-    body: str, author_name: str | None = None, *, threshold: float = DEFAULT_THRESHOLD
+    body: str, author_name: str | None = None, *, threshold: float = RULES_THRESHOLD
 ) -> TriageResult:
     """Score a comment; `medical_question` is True when the score reaches `threshold`."""
     p = _patterns()
@@ -287,4 +279,4 @@ def triage(
             reasons.append("asks nothing")
     elif not spam and not (drugs or topics):
         reasons.append("asks nothing about a person's disease or treatment")
-    return TriageResult(score >= threshold, score, tuple(reasons))
+    return TriageResult(score >= threshold, score, tuple(reasons), language="en", model="rules")

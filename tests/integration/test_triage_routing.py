@@ -106,3 +106,37 @@ async def test_no_acknowledgement_unless_asked_for(
     await blog.comment(QUESTION, author_email="linda@example.com")
     assert await run_once(settings_for(smtp, blog.url, sqlite_state)) == 0
     assert not [r for r in smtp.received if "linda@example.com" in r.rcpt_tos]
+
+
+async def test_the_forward_says_the_language_even_when_a_moderator_flagged_it(
+    blog: Blog, smtp: SmtpSink, sqlite_state: str
+) -> None:
+    comment = await blog.comment(
+        "¿Puedo tomar ibuprofeno con la lenalidomida? Mi médico no contesta.",
+        author_name="Lucía",
+        author_email="lucia@example.org",
+        status="approved",
+    )
+    await blog.flag(comment, "medical_question")
+    assert await run_once(settings_for(smtp, blog.url, sqlite_state, triage="off")) == 0
+
+    [forward] = to(smtp.received, INFOLINE)
+    text, html = parts(forward)
+    assert "Language:  Spanish" in text
+    assert "<b>Language</b></td><td>Spanish</td>" in html
+
+
+async def test_an_unflagged_portuguese_question_is_forwarded_with_its_language(
+    blog: Blog, smtp: SmtpSink, sqlite_state: str
+) -> None:
+    await blog.comment(
+        "minha mãe está com muita sede e confusa, o cálcio deu 12. podemos esperar o médico?",
+        author_name="Ana",
+        author_email="ana@example.org",
+    )
+    assert await run_once(settings_for(smtp, blog.url, sqlite_state)) == 0
+
+    [forward] = to(smtp.received, INFOLINE)
+    text = parts(forward)[0]
+    assert "Language:  Portuguese" in text
+    assert "written in Portuguese" in text

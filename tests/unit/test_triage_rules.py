@@ -1,4 +1,4 @@
-"""The triage stage: which comments are specific medical questions for the InfoLine."""
+"""The first, hand-written triage rules (kept as the reference the model is measured against)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifier.triage import DEFAULT_THRESHOLD, TriageResult, triage
+from notifier.triage import TriageResult
 from notifier.triage.evaluate import (
     LabelledComment,
     Metrics,
@@ -18,6 +18,7 @@ from notifier.triage.evaluate import (
     load_labelled,
     run_triage_lines,
 )
+from notifier.triage.rules import RULES_THRESHOLD, triage
 
 LABELLED = Path(__file__).parent.parent / "data" / "triage_comments.jsonl"
 
@@ -148,7 +149,7 @@ def test_threshold_decides_the_verdict() -> None:
 def test_score_is_between_zero_and_one() -> None:
     result = triage("should I take velcade? " * 100)
     assert 0.0 <= result.score <= 1.0
-    assert DEFAULT_THRESHOLD == 0.6
+    assert RULES_THRESHOLD == 0.6
 
 
 @settings(max_examples=300, deadline=None)
@@ -182,7 +183,7 @@ def test_labelled_file_has_enough_items_in_both_splits_with_unique_ids() -> None
 
 def test_held_out_comments_meet_precision_and_recall_targets() -> None:
     # Measured once on the held-out split, which no rule was tuned on: 34 tp, 1 fp, 0 fn.
-    holdout = evaluate(load_labelled(LABELLED))["holdout"]
+    holdout = evaluate(load_labelled(LABELLED), RULES_THRESHOLD, triage)["split=holdout"]
     assert holdout.precision >= 0.9
     assert holdout.recall >= 0.9
 
@@ -199,12 +200,12 @@ def test_evaluate_counts_per_split_and_overall() -> None:
         LabelledComment("b", "Thank you!", None, False, "tune"),
         LabelledComment("c", "Thanks for the post", None, True, "holdout"),
     ]
-    metrics = evaluate(items, DEFAULT_THRESHOLD)
-    assert metrics["tune"] == Metrics(tp=1, tn=1)
-    assert metrics["holdout"] == Metrics(fn=1)
+    metrics = evaluate(items, RULES_THRESHOLD, triage)
+    assert metrics["split=tune"] == Metrics(tp=1, tn=1)
+    assert metrics["split=holdout"] == Metrics(fn=1)
     assert metrics["all"] == Metrics(tp=1, fn=1, tn=1)
     report = format_report(metrics)
-    assert report.splitlines()[-1].startswith("all")
+    assert report.splitlines()[1].startswith("all")
     assert "precision" in report
 
 
@@ -217,7 +218,7 @@ def test_run_triage_lines_writes_one_json_line_per_input() -> None:
         json.dumps({"id": 7, "body": "should I stop velcade?", "author_name": "Ann"}),
         json.dumps({"body": "Thank you!"}),
     ]
-    bad = run_triage_lines(lines, out, explain=False, threshold=DEFAULT_THRESHOLD)
+    bad = run_triage_lines(lines, out, explain=False, threshold=RULES_THRESHOLD, score=triage)
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert bad == 0
     assert first["id"] == 7
@@ -231,7 +232,7 @@ def test_run_triage_lines_writes_one_json_line_per_input() -> None:
 def test_bad_lines_get_an_error_line_and_are_counted() -> None:
     out = io.StringIO()
     lines = ["{not json", json.dumps({"id": 1}), "[1, 2]", json.dumps({"body": "hi"}), "\n"]
-    bad = run_triage_lines(lines, out, explain=False, threshold=DEFAULT_THRESHOLD)
+    bad = run_triage_lines(lines, out, explain=False, threshold=RULES_THRESHOLD, score=triage)
     written = [json.loads(line) for line in out.getvalue().splitlines()]
     assert bad == 3
     assert [("error" in w) for w in written] == [True, True, True, False]
@@ -244,7 +245,7 @@ def test_explain_writes_a_readable_table() -> None:
         json.dumps({"id": "c1", "body": "my dad's M-spike is up on darzelex, should he switch"})
     ]
     lines.append("oops")
-    bad = run_triage_lines(lines, out, explain=True, threshold=DEFAULT_THRESHOLD)
+    bad = run_triage_lines(lines, out, explain=True, threshold=RULES_THRESHOLD, score=triage)
     header, row, error = out.getvalue().splitlines()
     assert bad == 1
     assert header.split() == ["id", "verdict", "score", "reasons"]
