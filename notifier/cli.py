@@ -13,6 +13,9 @@ from typing import TextIO
 from notifier import __version__
 from notifier.errors import ConfigError, NotifierError
 from notifier.logs import configure
+from notifier.ops.environment import gather
+from notifier.ops.show_config import print_config
+from notifier.ops.status import status
 from notifier.settings import Settings, load_settings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
@@ -34,7 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="render a template with sample data")
     preview.add_argument("template", help="new_comment, flagged_comment, infoline_forward, ...")
     preview.add_argument("--html", action="store_true", help="print the HTML part")
-    sub.add_parser("status", help="outbox counts, last poll and delivery, dead letters")
+    status = sub.add_parser(
+        "status",
+        help="outbox counts, last poll and delivery, dead letters; "
+        "exit 0 OK, 1 warning, 2 critical, 3 unknown",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object, for monitoring")
+    sub.add_parser("config", help="the effective settings (secrets masked) and their origins")
     retry = sub.add_parser("retry", help="requeue dead letters")
     retry.add_argument("ids", nargs="*", type=int, help="outbox ids (see status)")
     retry.add_argument("--dead", action="store_true", help="requeue every dead letter")
@@ -70,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     env = os.environ if environ is None else environ
+    gathered = gather(env)
     try:
         if args.command == "demo":
             configure("WARNING")
@@ -77,18 +87,30 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
             return asyncio.run(run_demo(sys.stdout))
         mail_required = args.command not in ("init-source", "preview", "triage")
-        settings = load_settings(env, mail_required=mail_required)
+        if gathered.problems:
+            # Reported with whatever else is wrong, in one message.
+            try:
+                load_settings(gathered.values, mail_required=mail_required)
+            except ConfigError as exc:
+                raise ConfigError(sorted(gathered.problems + exc.problems)) from None
+            raise ConfigError(gathered.problems)
+        settings = load_settings(gathered.values, mail_required=mail_required)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     except NotifierError as exc:
         print(f"notifier {args.command}: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    configure(settings.log_level)
+    configure(settings.log_level, settings.log_format)
+    if args.command == "config":
+        return print_config(settings, gathered.origins, sys.stdout)
     if args.command == "triage" and args.action is None:
         return _triage(args, settings)
     try:
-        return asyncio.run(_dispatch(args, settings, sys.stdout))
+        return asyncio.run(_dispatch(args, settings, sys.stdout, env))
+    except ConfigError as exc:  # found only when used: NOTIFIER_HTTP_ADDRESS taken, say
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     except NotifierError as exc:
         print(f"notifier {args.command}: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
@@ -108,12 +130,14 @@ def _triage(args: argparse.Namespace, settings: Settings) -> int:
     return triage_command(sys.stdin, sys.stdout, args.explain, threshold, args.evaluate, scorer)
 
 
-async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+async def _dispatch(
+    args: argparse.Namespace, settings: Settings, out: TextIO, env: Mapping[str, str]
+) -> int:
     from notifier import commands, service
 
     match args.command:
         case "run":
-            return await service.run_forever(settings)
+            return await service.run_forever(settings, environ=env)
         case "once":
             return await service.run_once(settings)
         case "check":
@@ -123,7 +147,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings, out: TextIO) -
         case "preview":
             return commands.preview(settings, args.template, html=args.html, out=out)
         case "status":
-            return await commands.status(settings, out, now=datetime.now(UTC))
+            return await status(settings, out, now=datetime.now(UTC), as_json=args.json)
         case "retry":
             if not args.ids and not args.dead:
                 print("notifier retry: give outbox ids, or --dead for all", file=sys.stderr)

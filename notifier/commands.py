@@ -85,52 +85,10 @@ def preview(settings: Settings, template: str, *, html: bool, out: TextIO) -> in
     return 0
 
 
-def _age(since: datetime | None, now: datetime) -> str:
-    if since is None:
-        return "-"
-    seconds = int((now - since).total_seconds())
-    return str(timedelta(seconds=max(seconds, 0)))
-
-
-async def status(settings: Settings, out: TextIO, *, now: datetime) -> int:
-    outbox = Outbox(settings.state_url)
-    try:
-        await outbox.create()
-        stats = await outbox.stats(now)
-    finally:
-        await outbox.aclose()
-    out.write(
-        f"pending   {stats.pending}\n"
-        f"retrying  {stats.retrying}\n"
-        f"claimed   {stats.claimed}  (being sent now)\n"
-        f"dead      {stats.dead}\n"
-        f"sent      {stats.sent}\n"
-        f"oldest pending: {_age(stats.oldest_pending, now)}\n"
-        f"last poll:      {stats.last_poll or 'never'}\n"
-        f"last delivery:  {stats.last_delivery or 'never'}\n"
-    )
-    if stats.delivery_paused:
-        out.write(f"DELIVERY PAUSED: {stats.delivery_paused}\n")
-    if stats.poll_error:
-        out.write(f"LAST POLL FAILED: {stats.poll_error}\n")
-    if stats.dead_letters:
-        out.write("\nlatest dead letters (requeue with: notifier retry ID...):\n")
-        for d in stats.dead_letters:
-            out.write(
-                f"  #{d.id}  {d.at:%Y-%m-%d %H:%M}  {d.event_key} -> {d.recipient}: {d.error}\n"
-            )
-    return 0
-
-
 async def retry(settings: Settings, ids: list[int] | None, out: TextIO) -> int:
+    from notifier.ops.retry import retry as retry_readdressed
 
-    outbox = Outbox(settings.state_url)
-    try:
-        count = await outbox.requeue(ids)
-    finally:
-        await outbox.aclose()
-    out.write(f"requeued {count} dead letter(s)\n")
-    return 0 if count or ids is None else 1
+    return await retry_readdressed(settings, ids, out)
 
 
 async def purge(settings: Settings, older_than: timedelta, out: TextIO, *, now: datetime) -> int:

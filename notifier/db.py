@@ -54,6 +54,16 @@ def safe_url(value: str) -> str:
     return url.render_as_string(hide_password=True)
 
 
+# How SQLite, PostgreSQL (asyncpg) and MySQL/MariaDB say a table is not there.
+_MISSING_TABLE = ("no such table", "UndefinedTableError", "(1146,")
+
+
+def missing_table(exc: BaseException) -> bool:
+    """Does this database error say that a table does not exist?"""
+    text = f"{type(getattr(exc, 'orig', None)).__name__} {exc}"
+    return any(marker in text for marker in _MISSING_TABLE)
+
+
 def _lenient_text(value: bytes) -> str:
     return value.decode("utf-8", errors="replace")
 

@@ -28,6 +28,10 @@ class SourceError(NotifierError):
     """The comment store could not be read."""
 
 
+class MissingSchemaError(SourceError):
+    """The comment store has no comment tables: run `notifier init-source` to create them."""
+
+
 class StateError(NotifierError):
     """The state store (outbox and cursors) could not be used."""
 

@@ -22,12 +22,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from notifier.delivery.loop import DeliveryLoop
+from notifier.ops.runtime import Operations, open_when_reachable
 
 if TYPE_CHECKING:
     from notifier.service import Service
@@ -50,9 +52,18 @@ async def abandon(tasks: set[asyncio.Task[Any]], *, tries: int = 5) -> None:
         await asyncio.wait(pending, timeout=1)
 
 
-async def run_service(service: Service, *, stop: asyncio.Event | None = None) -> int:
-    """Run ``service`` until ``stop`` is set (or SIGTERM/SIGINT arrives); exit status 0."""
+async def run_service(
+    service: Service,
+    *,
+    stop: asyncio.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run ``service`` until ``stop`` is set (or SIGTERM/SIGINT arrives); exit status 0.
+
+    ``environ`` carries systemd's NOTIFY_SOCKET and WATCHDOG_USEC, if any.
+    """
     settings = service.settings
+    ops = Operations(settings, service.outbox, environ or {})
     stopping = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -79,7 +90,9 @@ async def run_service(service: Service, *, stop: asyncio.Event | None = None) ->
     scheduler = AsyncIOScheduler(timezone=UTC)
     delivering: asyncio.Task[None] | None = None
     try:
-        await service.open()
+        await ops.start()
+        if not await open_when_reachable(service.open, stopping, settings.poll_interval):
+            return 0
         delivering = asyncio.ensure_future(delivery.run(stopping))
         scheduler.add_job(
             poll_job,
@@ -99,6 +112,7 @@ async def run_service(service: Service, *, stop: asyncio.Event | None = None) ->
             extra={"action": "start", "worker": service.owner},
         )
         await stopping.wait()
+        ops.stopping()
         log.info("stopping: finishing the message in flight", extra={"action": "stop"})
         scheduler.pause()
         await asyncio.sleep(0)  # a poll submitted just now sees the stop and returns
@@ -125,6 +139,7 @@ async def run_service(service: Service, *, stop: asyncio.Event | None = None) ->
             scheduler.shutdown(wait=False)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        await ops.close()
         await service.close()
     log.info("stopped", extra={"action": "stopped"})
     return 0

@@ -12,8 +12,9 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from notifier.demo.samples import sample_contexts
 from notifier.errors import SourceError, StateError, TemplateError
 from notifier.flow.jobs import FlowJobs
 from notifier.mail.render import Renderer
+from notifier.ops import monitor
 from notifier.poll.holds import HoldWatcher, StatusSource
 from notifier.poll.poller import Poller, PollReport
 from notifier.runner import run_service
@@ -128,10 +130,12 @@ class Service:
         """One poll, abandoned after NOTIFIER_SOURCE_TIMEOUT; None if it failed (logged)."""
         poll: PollReport | None = None
         poll_error = ""
+        poll_started = time.monotonic()
         try:
             # A store that hangs instead of failing must not hold up anything else.
             async with asyncio.timeout(self.settings.source_timeout):
                 poll = await self.poller.poll()
+            monitor.poll_succeeded(time.monotonic() - poll_started)
             log.info(
                 "poll: %d new comments, %d new flags, %d emails queued, %d dead letters",
                 poll.comments,
@@ -152,6 +156,8 @@ class Service:
             poll_error = f"unexpected {type(exc).__name__}: {exc}"
             log.exception("poll failed unexpectedly", extra={"action": "poll_failed"})
         self.poll_error = poll_error
+        if poll_error:
+            monitor.poll_failed(poll_error)
         await self._set_meta("poll_error", poll_error)
         if poll is not None:
             await self._set_meta("last_poll", self._clock().isoformat(), always=True)
@@ -163,6 +169,7 @@ class Service:
             delivery = await self.deliverer.deliver_due(stopping)
         except StateError as exc:
             self.delivery_error = str(exc)
+            monitor.delivery_failed(str(exc))
             log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
             return None
         self.delivery_error = ""
@@ -172,6 +179,8 @@ class Service:
         self._note_unreachable(delivery.unreachable)
         # Shown by ``notifier status``: a pause must be visible without the logs.
         await self._set_meta("delivery_paused", delivery.paused or "")
+        await self._set_meta("smtp_unreachable", delivery.unreachable or "")
+        monitor.delivery_finished(delivery.paused, delivery.unreachable)
         return delivery
 
     async def tick(self, stopping: asyncio.Event | None = None) -> TickReport:
@@ -289,7 +298,15 @@ async def run_once(settings: Settings, **parts: object) -> int:
 
 
 async def run_forever(
-    settings: Settings, *, stop: asyncio.Event | None = None, **parts: object
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    environ: Mapping[str, str] | None = None,
+    **parts: object,
 ) -> int:
-    """``notifier run``: the service until SIGTERM or SIGINT (``notifier.runner``)."""
-    return await run_service(Service(settings, **parts), stop=stop)  # type: ignore[arg-type]
+    """``notifier run``: the service until SIGTERM or SIGINT (``notifier.runner``).
+
+    ``environ`` carries systemd's NOTIFY_SOCKET and WATCHDOG_USEC, if any.
+    """
+    service = Service(settings, **parts)  # type: ignore[arg-type]
+    return await run_service(service, stop=stop, environ=environ)

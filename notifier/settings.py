@@ -26,6 +26,7 @@ from notifier.db import parse_url
 from notifier.errors import ConfigError
 from notifier.flow.schedule import DailyDigest, parse_digest_only, zone
 from notifier.mail.addresses import parse_address
+from notifier.ops.address import parse_address as parse_http_address
 from notifier.triage import DEFAULT_THRESHOLD
 
 PREFIX = "NOTIFIER_"
@@ -163,6 +164,12 @@ class Settings(BaseSettings):
     templates_dir: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None
     site_name: str = Field(default="the blog", min_length=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    # Operations: /metrics and /healthz over HTTP (off unless an address is given)
+    http_address: Annotated[str | None, BeforeValidator(_blank_is_none)] = None
+    # /healthz turns 503 once polls, delivery or the relay have failed this long.
+    health_fail_after_seconds: float = Field(default=600.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -203,10 +210,19 @@ class Settings(BaseSettings):
             return parse_digest_only(value, info.data.get("timezone", "UTC"))
         return value
 
-    @field_validator("log_level", mode="before")
+    @field_validator("http_address")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_http_address(value)
+        return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.upper() if info.field_name == "log_level" else value.lower()
 
     @property
     def forwarding_enabled(self) -> bool:

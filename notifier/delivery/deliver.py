@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from notifier.errors import (
     TransientDeliveryError,
     UncertainDeliveryError,
 )
+from notifier.ops import monitor
 from notifier.settings import Settings
 from notifier.state import Claimed, Outbox
 
@@ -71,6 +73,7 @@ class _Pass:
         self.on_wire: set[int] = set()  # being sent now
         self.marking: set[int] = set()  # sent; the "sent" mark not yet written
         self.halted = False
+        self.progress = monitor.Progress("delivery: messages handed to the SMTP server", 0)
         self.confirmed = 0  # the gate's reopenings already accounted for
         self.confirming = asyncio.Lock()
 
@@ -135,6 +138,7 @@ class Deliverer:
                 if not claimed:
                     break
                 self._note_takeovers(claimed)
+                state.progress.total = (state.progress.total or 0) + len(claimed)
                 for message in claimed:
                     state.queue.put_nowait(message)
                     state.unstarted.add(message.id)
@@ -301,6 +305,7 @@ class Deliverer:
             # Not in a finally: a cancelled send stays on the wire for the pass's
             # clean-up to give back.
             state.on_wire.discard(message.id)
+            state.progress.advance()
             if mark is not None:
                 state.marking.add(message.id)
                 mark.add_done_callback(partial(_settled, state.marking, message.id))
@@ -317,17 +322,22 @@ class Deliverer:
         fault but the setup's: the caller stops the pass and charges no message.
         """
         extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self._s.send_timeout):
                 await transport.send(self._sender, message.recipient, message.message)
+            monitor.send_took(time.monotonic() - started)
         except TimeoutError:
             # The deadline may have passed after the server took the data: the
             # outcome is unknown.  A duplicate is better than a lost question.
             report.uncertain += 1
+            monitor.send_took(time.monotonic() - started)
             await self._retry(message, f"no answer within {self._s.send_timeout:g}s", report)
             return None
         except PermanentDeliveryError as exc:
             report.dead += 1
+            monitor.send_took(time.monotonic() - started)
+            monitor.message_outcome(message.template, "dead")
             await self._record(partial(self._outbox.mark_dead, message.id, self._owner, str(exc)))
             log.warning(
                 "dead letter %s to %s: %s", message.event_key, message.recipient, exc, extra=extra
@@ -336,6 +346,7 @@ class Deliverer:
         except ServerUnavailableError:
             raise
         except TransientDeliveryError as exc:
+            monitor.send_took(time.monotonic() - started)
             if isinstance(exc, UncertainDeliveryError):
                 report.uncertain += 1
             await self._retry(message, str(exc), report)
@@ -346,6 +357,7 @@ class Deliverer:
         extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}
         held = await self._marks.sent(message.id)
         report.sent += 1
+        monitor.message_outcome(message.template, "sent")
         if not held:
             report.lost_lease += 1
             log.warning(
@@ -362,6 +374,7 @@ class Deliverer:
             and message.attempts >= self._s.give_up_after_attempts
         ):
             report.dead += 1
+            monitor.message_outcome(message.template, "dead")
             reason = f"gave up after {message.attempts} attempts over {age / 3600:.1f}h: {reason}"
             await self._record(partial(self._outbox.mark_dead, message.id, self._owner, reason))
             log.error("dead letter %s: %s", message.event_key, reason, extra=extra)
@@ -370,6 +383,7 @@ class Deliverer:
             message.attempts, self._s.retry_base_seconds, self._s.retry_cap_seconds, self._rng
         )
         report.retried += 1
+        monitor.message_outcome(message.template, "retried")
         await self._record(partial(self._outbox.mark_retry, message.id, self._owner, delay, reason))
         log.warning(
             "will retry %s in %.0fs (attempt %d): %s",

@@ -190,11 +190,18 @@ class SmtpTransport:
             raise error from exc
 
     async def probe(self) -> str:
-        """Connect, log in and say goodbye: for ``notifier check``."""
+        """For ``notifier check``: connect (EHLO, STARTTLS, AUTH as configured), offer our
+        sender with MAIL FROM, then RSET and QUIT, so that a relay that would refuse
+        us (a login it requires, a sender it rejects) is caught before the first send."""
         client = await self._connected()
+        sender = self._settings.mail_from.addr_spec
         try:
-            await client.noop()
-            description = f"SMTP {self._settings.smtp_host}:{self._settings.smtp_port} answered"
+            await client.mail(sender)
+            await client.rset()
+            description = (
+                f"SMTP {self._settings.smtp_host}:{self._settings.smtp_port} accepts "
+                f"MAIL FROM:<{sender}>" + (" after login" if self._settings.smtp_username else "")
+            )
             await client.quit()
         except Exception as exc:
             raise classify(exc) from exc

@@ -161,10 +161,32 @@ def _format_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def unknown_overrides(override_dir: Path) -> list[str]:
+    """Files in NOTIFIER_TEMPLATES_DIR that override nothing: a misspelt name is
+    otherwise ignored without a word, and the shipped template is used instead."""
+    shipped = shipped_templates_dir()
+    expected = {f"{name}.{part}.j2" for name in TEMPLATE_NAMES for part in PARTS}
+    expected |= {p.name for p in shipped.iterdir() if p.is_file()}
+    unknown = sorted(
+        p.name
+        for p in override_dir.iterdir()
+        if not p.name.startswith(".") and p.name not in expected
+    )
+    if not unknown:
+        return []
+    return [
+        f"NOTIFIER_TEMPLATES_DIR {str(override_dir)!r} has files that override nothing: "
+        + ", ".join(unknown)
+        + "; expected names are "
+        + ", ".join(sorted(expected))
+    ]
+
+
 class Renderer:
     """Renders the three parts of a template, with overrides from ``override_dir``."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
+        self._override_dir = override_dir
         loaders: list[jinja2.BaseLoader] = []
         if override_dir is not None:
             loaders.append(jinja2.FileSystemLoader(override_dir))
@@ -195,6 +217,8 @@ class Renderer:
     def check(self, samples: dict[str, dict[str, Any]]) -> list[str]:
         """Render every template with sample contexts; return the problems found."""
         problems = []
+        if self._override_dir is not None:
+            problems.extend(unknown_overrides(self._override_dir))
         for name in TEMPLATE_NAMES:
             try:
                 self.render(name, samples[name])

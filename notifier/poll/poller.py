@@ -28,6 +28,7 @@ from notifier.mail.route import (
     route_hold,
 )
 from notifier.models import Comment, Flag
+from notifier.ops import monitor
 from notifier.poll.detect import Cursor, advance
 from notifier.poll.holds import HoldWatcher
 from notifier.settings import Settings
@@ -134,6 +135,7 @@ class Poller:
                 pending[0] = await self._source.pending_count()
             return pending[0]
 
+        progress = monitor.Progress("poll: comments and flags read")
         for stream in STREAMS:
             while True:
                 cursor = await self._outbox.load_cursor(stream)
@@ -160,10 +162,15 @@ class Poller:
                 moved = await self._commit(stream, cursor, new, entries, now, report)
                 if moved and stream == COMMENTS and self._holds is not None:
                     await self._holds.remember([c for c in items if isinstance(c, Comment)], now)
+                # A dropped batch (another poll moved the cursor first) is that poll's.
+                read = len(items) if moved else 0
                 if stream == COMMENTS:
-                    report.comments += len(items)
+                    report.comments += read
+                    monitor.seen(comments=read)
                 else:
-                    report.flags += len(items)
+                    report.flags += read
+                    monitor.seen(flags=read)
+                progress.advance(read)
                 if not moved or len(items) < self._s.batch_size:
                     break
         if self._holds is not None:
@@ -197,6 +204,7 @@ class Poller:
         if await self._commit(HOLDS, cursor, bumped, entries, now, report):
             await self._holds.record(holds, changed, now)
             report.holds += len(holds)
+            monitor.seen(holds=len(holds))
 
     async def _commit(
         self,
@@ -215,9 +223,7 @@ class Poller:
             # The burst guard decides in the enqueueing transaction: see state/guard.py.
             return await route_batch(conn, self._outbox.dialect, batch, at, self._burst, guard)
 
-        moved, inserted = await self._outbox.commit_batch(
-            stream, old, new, entries, now, route=route
-        )
+        moved, queued = await self._outbox.commit_batch(stream, old, new, entries, now, route=route)
         if not moved:
             report.conflicts += 1
             log.info(
@@ -226,7 +232,8 @@ class Poller:
                 extra={"action": "poll_conflict", "stream": stream},
             )
             return False
-        report.enqueued += inserted
+        report.enqueued += len(queued)
+        monitor.enqueued(queued, [e.template for e in entries if e.message is None])
         report.digested += guard.digested
         for moderator, due in guard.opened:
             log.info(
@@ -258,6 +265,7 @@ class Poller:
             if self._scorer is not None and not item.is_junk:
                 threshold = self._s.triage_threshold
                 verdict = self._scorer(item.body, item.author_name, threshold=threshold)
+                monitor.triage_verdict(verdict.medical_question)
             notes = route_comment(item, self._recipients, triage=verdict, today=today)
         return [self._entry(note, pending, now) for note in notes]
 

@@ -28,8 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notifier.db import create_engine, safe_url
-from notifier.errors import SourceError
+from notifier.db import create_engine, missing_table, safe_url
+from notifier.errors import MissingSchemaError, SourceError
 from notifier.migrations import Step, migrate_url
 from notifier.models import Comment, Flag, IdRange, Post
 
@@ -151,6 +151,11 @@ class NativeSource:
             async with self._engine.connect() as conn:
                 return list((await conn.execute(statement)).all())
         except (SQLAlchemyError, OSError) as exc:
+            if missing_table(exc):
+                raise MissingSchemaError(
+                    f"the comment store at {safe_url(self._url)} has no comment tables "
+                    "(posts, comments, comment_flags): run `notifier init-source` to create them"
+                ) from exc
             raise SourceError(
                 f"cannot read the comment store at {safe_url(self._url)}: {exc}"
             ) from exc

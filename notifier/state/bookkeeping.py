@@ -37,6 +37,15 @@ class Stats:
     # Set by the running service; empty when all is well.
     delivery_paused: str = ""
     poll_error: str = ""
+    smtp_unreachable: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Depth:
+    """The outbox gauges: messages by state, and how long the oldest due one has waited."""
+
+    counts: dict[str, int]
+    oldest_due_age: float
 
 
 class Bookkeeping(StateStore):
@@ -102,6 +111,7 @@ class Bookkeeping(StateStore):
                 last_delivery=meta.get("last_delivery"),
                 delivery_paused=meta.get("delivery_paused", ""),
                 poll_error=meta.get("poll_error", ""),
+                smtp_unreachable=meta.get("smtp_unreachable", ""),
                 dead_letters=[
                     DeadLetter(
                         int(r.id),
@@ -115,6 +125,43 @@ class Bookkeeping(StateStore):
             )
 
         result: Stats = await self._run(work, write=False)
+        return result
+
+    async def depth(self, now: datetime) -> Depth:
+        """Pending (never tried), retrying and dead counts, and the oldest due message's wait.
+
+        Read at each scrape: the counts use the (state, next_attempt_at) index.
+        """
+        stamp = naive(now)
+
+        async def work(conn: AsyncConnection) -> Depth:
+            retrying = case((outbox.c.last_error.is_(None), PENDING), else_="retrying")
+            rows = (
+                await conn.execute(
+                    select(retrying, func.count())
+                    .where(outbox.c.state == PENDING)
+                    .group_by(retrying)
+                )
+            ).all()
+            counts = {str(state): int(n) for state, n in rows}
+            counts[DEAD] = int(
+                (
+                    await conn.execute(
+                        select(func.count()).select_from(outbox).where(outbox.c.state == DEAD)
+                    )
+                ).scalar_one()
+            )
+            oldest_due = (
+                await conn.execute(
+                    select(func.min(outbox.c.next_attempt_at)).where(
+                        outbox.c.state == PENDING, outbox.c.next_attempt_at <= stamp
+                    )
+                )
+            ).scalar()
+            age = (stamp - oldest_due).total_seconds() if oldest_due is not None else 0.0
+            return Depth(counts, max(age, 0.0))
+
+        result: Depth = await self._run(work, write=False)
         return result
 
     async def undelivered(self) -> int:

@@ -66,12 +66,12 @@ Router = Callable[
 
 async def insert_entries(
     conn: AsyncConnection, dialect: str, entries: Sequence[OutboxEntry]
-) -> int:
+) -> list[str]:
     """Insert outbox rows (a dead letter for an entry without a message); keys already
-    there are skipped.  Returns how many were inserted.  They are due at once by the
-    database's clock, whatever the worker's says."""
+    there are skipped.  Returns the template of each row inserted to be sent.  They
+    are due at once by the database's clock, whatever the worker's says."""
     if not entries:
-        return 0
+        return []
     rows = [
         {
             "event_key": e.event_key,
@@ -93,8 +93,10 @@ async def insert_entries(
         .values(created_at=now, next_attempt_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
     )
-    result = await conn.execute(statement, rows)
-    return max(result.rowcount, 0)
+    # The rows really inserted come back with RETURNING: asyncpg reports no
+    # rowcount (-1) for a batch, and a key already there is skipped.
+    result = await conn.execute(statement.returning(outbox.c.template, outbox.c.state), rows)
+    return [r.template for r in result.all() if r.state == PENDING]
 
 
 class Outbox(CursorStore, Claims, Bookkeeping, TriageModels):
@@ -109,17 +111,19 @@ class Outbox(CursorStore, Claims, Bookkeeping, TriageModels):
         now: datetime,
         *,
         route: Router | None = None,
-    ) -> tuple[bool, int]:
+    ) -> tuple[bool, list[str]]:
         """Enqueue ``entries`` and move the cursor from ``old`` to ``new``, atomically.
 
-        Returns (moved, inserted).  ``moved`` is False when another poll moved the
-        cursor first; then nothing is written and this batch is simply dropped,
-        because the other poll has read the same rows.  ``route`` (the burst
-        guard) decides, in the same transaction, which entries are mailed now.
+        Returns (moved, queued): ``queued`` names the template of each message
+        really added to be sent (not one already there, not a dead letter).
+        ``moved`` is False when another poll moved the cursor first; then nothing
+        is written and this batch is simply dropped, because the other poll has
+        read the same rows.  ``route`` (the burst guard) decides, in the same
+        transaction, which entries are mailed now.
         """
         stamp = naive(now)
 
-        async def work(conn: AsyncConnection) -> tuple[bool, int]:
+        async def work(conn: AsyncConnection) -> tuple[bool, list[str]]:
             # The cursor update comes first: it takes the write lock (SQLite) or
             # the row lock (PostgreSQL) that serialises competing polls.
             moved = await conn.execute(
@@ -138,13 +142,13 @@ class Outbox(CursorStore, Claims, Bookkeeping, TriageModels):
                 entries_now = await route(conn, entries, now)
             else:
                 entries_now = entries
-            inserted = await insert_entries(conn, self._dialect, entries_now)
-            return True, inserted
+            queued = await insert_entries(conn, self._dialect, entries_now)
+            return True, queued
 
         try:
-            result: tuple[bool, int] = await self._run(work)
+            result: tuple[bool, list[str]] = await self._run(work)
         except _CursorMoved:
-            return False, 0
+            return False, []
         return result
 
     # --- operators ---------------------------------------------------------------
