@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, update
+from sqlalchemy import DateTime, delete, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -87,7 +87,13 @@ async def insert_entries(
         for e in entries
     ]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = db_now(dialect)
+    # The same clock as db_now(), written without bound parameters: SQLAlchemy's
+    # batched INSERT ... RETURNING miscounts asyncpg's parameters otherwise.
+    now = (
+        literal_column("timezone('UTC', now())", DateTime)
+        if dialect == "postgresql"
+        else db_now(dialect)
+    )
     statement = (
         insert(outbox)
         .values(created_at=now, next_attempt_at=now, updated_at=now)
