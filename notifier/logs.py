@@ -18,6 +18,17 @@ class KeyValueFormatter(logging.Formatter):
         return f"{line} {fields}" if fields else line
 
 
+# Templates whose recipient is a commenter: their address is personal data.
+_TO_COMMENTER = frozenset({"commenter_ack"})
+
+
+def shown_recipient(template: str, recipient: str) -> str:
+    """The recipient as a log line may show it: a commenter's address only at DEBUG."""
+    if template in _TO_COMMENTER and not logging.getLogger("notifier").isEnabledFor(logging.DEBUG):
+        return "the commenter"
+    return recipient
+
+
 def configure(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, update
@@ -32,7 +32,10 @@ from notifier.state.bookkeeping import Bookkeeping
 from notifier.state.claims import Claims
 from notifier.state.cursors import CursorStore, gaps_to_json
 from notifier.state.dbtime import db_now
-from notifier.state.schema import DEAD, PENDING, SENT, cursors, naive, outbox
+from notifier.state.schema import DEAD, PENDING, SENT, acks, cursors, naive, outbox
+
+# Acknowledgement counts are kept this long: the caps look back a day at most.
+ACK_KEEP = timedelta(days=2)
 
 if TYPE_CHECKING:
     from notifier.state.flow import FlowItem
@@ -55,6 +58,8 @@ class OutboxEntry:
     error: str | None = None
     # A moderator notification the burst guard may hold back for a digest.
     flow: FlowItem | None = None
+    # Not to be sent before this time (an InfoLine forward waiting for the hourly cap).
+    not_before: datetime | None = None
 
 
 # Called inside the enqueueing transaction: which entries go to the outbox now.
@@ -87,13 +92,25 @@ async def insert_entries(
     ]
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     now = db_now(dialect)
-    statement = (
-        insert(outbox)
-        .values(created_at=now, next_attempt_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
-    )
-    result = await conn.execute(statement, rows)
-    return max(result.rowcount, 0)
+    inserted = 0
+    # Due at once, except an InfoLine forward waiting for its hourly cap (state.caps).
+    for waiting in (False, True):
+        group = [
+            {**row, "next_attempt_at": naive(e.not_before)} if waiting and e.not_before else row
+            for row, e in zip(rows, entries, strict=True)
+            if (e.not_before is not None) == waiting
+        ]
+        if not group:
+            continue
+        due = {} if waiting else {"next_attempt_at": now}
+        statement = (
+            insert(outbox)
+            .values(created_at=now, updated_at=now, **due)
+            .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+        )
+        result = await conn.execute(statement, group)
+        inserted += max(result.rowcount, 0)
+    return inserted
 
 
 class Outbox(CursorStore, Claims, Bookkeeping):
@@ -175,6 +192,25 @@ class Outbox(CursorStore, Claims, Bookkeeping):
 
         count: int = await self._run(work)
         return count
+
+    async def purge_finished(self, before: datetime, now: datetime) -> tuple[int, int]:
+        """Delete sent and dead rows last changed before ``before`` (NOTIFIER_RETENTION_DAYS),
+        and the acknowledgement counts the caps no longer need.  Returns both counts."""
+
+        async def work(conn: AsyncConnection) -> tuple[int, int]:
+            rows = await conn.execute(
+                delete(outbox).where(
+                    outbox.c.state.in_([SENT, DEAD]), outbox.c.updated_at < naive(before)
+                )
+            )
+            # The caps look back a day at most.
+            counted = await conn.execute(
+                delete(acks).where(acks.c.created_at < naive(min(before, now - ACK_KEEP)))
+            )
+            return int(rows.rowcount), int(counted.rowcount)
+
+        counts: tuple[int, int] = await self._run(work)
+        return counts
 
     async def purge_sent(self, before: datetime) -> int:
         """Delete sent rows older than ``before``.  Their keys go too: purge only
