@@ -112,12 +112,12 @@ def _verify(
     names = sorted(name.lower() for name in message)
     if names != sorted(expected):
         raise MessageBuildError(f"unexpected headers in the built email: {names}")
-    if _addresses(message, "to") != [recipient.addr_spec]:
+    if _addresses(message, "To") != [recipient.addr_spec]:
         raise MessageBuildError("the built email's To is not its one recipient")
-    if _addresses(message, "from") != [sender.addr_spec]:
+    if _addresses(message, "From") != [sender.addr_spec]:
         raise MessageBuildError("the built email's From is not our sender")
     wanted = None if reply_to is None else [reply_to.addr_spec]
-    if _addresses(message, "reply-to") != wanted:
+    if _addresses(message, "Reply-To") != wanted:
         raise MessageBuildError(
             "the built email's Reply-To is not the commenter's one checked address: not sent"
         )
