@@ -25,6 +25,7 @@ from notifier.demo.samples import sample_contexts
 from notifier.errors import SourceError, StateError, TemplateError
 from notifier.flow.jobs import FlowJobs
 from notifier.mail.render import Renderer
+from notifier.masking import mask_text
 from notifier.poll.holds import HoldWatcher, StatusSource
 from notifier.poll.poller import Poller, PollReport
 from notifier.runner import run_service
@@ -141,7 +142,7 @@ class Service:
                 extra={"action": "poll", "enqueued": poll.enqueued},
             )
         except (SourceError, StateError) as exc:
-            poll_error = str(exc)
+            poll_error = mask_text(str(exc))
             log.error("poll failed: %s", exc, extra={"action": "poll_failed"})
         except TimeoutError:
             poll_error = f"the poll took longer than {self.settings.source_timeout:g}s"
@@ -149,7 +150,7 @@ class Service:
         except Exception as exc:
             # A bug or a row we did not foresee: say so loudly, with the traceback,
             # but still deliver what is queued (the docstring's promise).
-            poll_error = f"unexpected {type(exc).__name__}: {exc}"
+            poll_error = mask_text(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("poll failed unexpectedly", extra={"action": "poll_failed"})
         self.poll_error = poll_error
         await self._set_meta("poll_error", poll_error)
@@ -162,7 +163,7 @@ class Service:
         try:
             delivery = await self.deliverer.deliver_due(stopping)
         except StateError as exc:
-            self.delivery_error = str(exc)
+            self.delivery_error = mask_text(str(exc))
             log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
             return None
         self.delivery_error = ""

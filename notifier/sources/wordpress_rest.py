@@ -37,6 +37,7 @@ from typing import Any
 import httpx
 
 from notifier.errors import SourceError
+from notifier.masking import mask_text, mask_url, without_credentials
 from notifier.models import Comment, Flag, IdRange, Post
 from notifier.sources.wordpress_mapping import (
     flag_note,
@@ -83,7 +84,10 @@ class WordPressRestSource:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._site_url = site_url.rstrip("/")
+        # Credentials written into the URL are never used, linked or shown: the
+        # application password comes from its own setting.
+        self._site_url = without_credentials(site_url).rstrip("/")
+        self._shown = mask_url(self._site_url)
         self._username = username
         self._types = list(dict.fromkeys(comment_types))
         self._flag_keys = [key for key in dict.fromkeys(flag_meta_keys) if key != medical_meta_key]
@@ -104,27 +108,29 @@ class WordPressRestSource:
 
     async def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """GET a REST path, or raise a SourceError that says what to fix (never the password)."""
-        where = f"{self._site_url}/wp-json{path}"
+        where = f"{self._shown}/wp-json{path}"
         try:
             response = await self._client.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise SourceError(f"cannot reach the WordPress REST API at {where}: {exc}") from exc
+            raise SourceError(
+                f"cannot reach the WordPress REST API at {where}: {mask_text(str(exc))}"
+            ) from exc
         code, wp_code = response.status_code, _wp_error_code(response)
         detail = f"HTTP {code}" + (f" {wp_code}" if wp_code else "")
         if code == 401:
             raise SourceError(
-                f"WordPress at {self._site_url} refused the application password of user "
+                f"WordPress at {self._shown} refused the application password of user "
                 f"{self._username!r} ({detail}): check NOTIFIER_WP_USERNAME and "
                 "NOTIFIER_WP_APP_PASSWORD"
             )
         if code == 403:
             raise SourceError(
                 f"WordPress user {self._username!r} may not moderate comments at "
-                f"{self._site_url} ({detail}): it needs an Editor or Administrator role"
+                f"{self._shown} ({detail}): it needs an Editor or Administrator role"
             )
         if code == 404 and wp_code == "rest_no_route" and path.startswith("/notifier/"):
             raise SourceError(
-                f"{self._site_url} does not run notifier's comment-meta plugin ({detail} for "
+                f"{self._shown} does not run notifier's comment-meta plugin ({detail} for "
                 f"{path}): copy scripts/notifier-wp-meta.php into wp-content/mu-plugins/"
             )
         if 300 <= code < 400:
@@ -134,7 +140,7 @@ class WordPressRestSource:
             )
         if code == 404 or not _is_json(response):
             raise SourceError(
-                f"no WordPress REST API at {self._site_url}/wp-json/ ({detail}, "
+                f"no WordPress REST API at {self._shown}/wp-json/ ({detail}, "
                 f"{response.headers.get('content-type', 'no content type')}): is the URL right, "
                 "and is the REST API enabled?"
             )
@@ -316,9 +322,9 @@ class WordPressRestSource:
         index = await self._json("/")
         namespaces = index.get("namespaces", []) if isinstance(index, dict) else []
         if "wp/v2" not in namespaces:
-            raise SourceError(f"{self._site_url}/wp-json/ has no wp/v2 API")
+            raise SourceError(f"{self._shown}/wp-json/ has no wp/v2 API")
         await self.head()  # signs in, needs moderator rights and the meta plugin
-        return f"WordPress REST API at {self._site_url} as {self._username!r}"
+        return f"WordPress REST API at {self._shown} as {self._username!r}"
 
     async def aclose(self) -> None:
         await self._client.aclose()
