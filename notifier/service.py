@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # On closing, how long "sent" marks still being written may take to land.
 SETTLE_SECONDS = 5.0
+# How often the retention purge runs (NOTIFIER_RETENTION_DAYS), after a poll.
+RETENTION_EVERY = timedelta(hours=1)
 
 
 def _now() -> datetime:
@@ -102,6 +104,7 @@ class Service:
         self._meta: dict[str, str] = {}
         self.poll_error = ""
         self.delivery_error = ""
+        self._purged_at: datetime | None = None
 
     def check_templates(self) -> None:
         """Render every template with sample data now, not at 3 a.m. on the first send."""
@@ -156,7 +159,31 @@ class Service:
         await self._set_meta("poll_error", poll_error)
         if poll is not None:
             await self._set_meta("last_poll", self._clock().isoformat(), always=True)
+        await self._retention()
         return poll
+
+    async def _retention(self) -> None:
+        """At most hourly: forget sent and dead mail older than NOTIFIER_RETENTION_DAYS."""
+        now = self._clock()
+        if self._purged_at is not None and now - self._purged_at < RETENTION_EVERY:
+            return
+        self._purged_at = now
+        try:
+            rows, acks = await self.outbox.purge_finished(
+                now - timedelta(days=self.settings.retention_days), now
+            )
+        except StateError as exc:
+            log.warning("retention purge failed: %s", exc, extra={"action": "retention"})
+            return
+        if rows or acks:
+            log.info(
+                "retention: deleted %d sent or dead message(s) older than %g days "
+                "and %d acknowledgement count(s)",
+                rows,
+                self.settings.retention_days,
+                acks,
+                extra={"action": "retention", "deleted": rows},
+            )
 
     async def deliver(self, stopping: asyncio.Event | None = None) -> DeliveryReport | None:
         """One delivery pass; None if the state store failed (logged)."""
