@@ -75,5 +75,7 @@ def build_source(settings: Settings) -> CommentSource:
             flag_meta_keys=settings.wp_flag_meta_keys,
             flag_threshold=settings.wp_flag_threshold,
             medical_meta_key=settings.wp_medical_meta_key,
+            max_body_chars=settings.max_body_chars,
+            max_response_bytes=settings.rest_max_response_bytes,
         )
     raise NotImplementedError(f"source kind {settings.source_kind!r} is not built yet")
