@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from notifier.errors import SourceError
-from notifier.masking import mask_text, mask_url, without_credentials
+from notifier.masking import mask_url, without_credentials
 from notifier.models import Comment, Flag, IdRange, Post
 from notifier.sources.limits import (
     DEFAULT_BODY_CHARS,
@@ -46,6 +46,7 @@ from notifier.sources.limits import (
     TITLE_CHARS,
     cut_text,
 )
+from notifier.sources.wordpress_http import ResponseTooLarge, RestClient
 from notifier.sources.wordpress_mapping import (
     flag_note,
     flag_reason,
@@ -65,10 +66,6 @@ _TOO_LARGE = (
     "(notifier could not read this comment's text: the site's answer was larger than "
     "{} bytes, NOTIFIER_REST_MAX_RESPONSE_BYTES. Read it on the site.)"
 )
-
-
-class ResponseTooLarge(SourceError):
-    """The site's answer was larger than NOTIFIER_REST_MAX_RESPONSE_BYTES."""
 
 
 def _windows(after: int, head: int, gaps: Sequence[IdRange]) -> Iterator[list[int]]:
@@ -116,88 +113,14 @@ class WordPressRestSource:
         self._flag_keys = [key for key in dict.fromkeys(flag_meta_keys) if key != medical_meta_key]
         self._threshold = flag_threshold
         self._medical_key = medical_meta_key
-        # No redirects: following one to another host would drop or leak the
-        # credentials, and an operator should set the final address anyway.
-        self._client = httpx.AsyncClient(
-            base_url=f"{self._site_url}/wp-json",
-            auth=httpx.BasicAuth(username, app_password),
+        self._http = RestClient(
+            self._site_url,
+            username=username,
+            app_password=app_password,
             timeout=timeout,
-            follow_redirects=False,
-            headers={"Accept": "application/json"},
             transport=transport,
+            max_bytes=max_response_bytes,
         )
-
-    # --- HTTP ---------------------------------------------------------------------------
-
-    async def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """GET a REST path, or raise a SourceError that says what to fix (never the password)."""
-        where = f"{self._shown}/wp-json{path}"
-        try:
-            response = await self._capped_get(path, params)
-        except httpx.HTTPError as exc:
-            raise SourceError(
-                f"cannot reach the WordPress REST API at {where}: {mask_text(str(exc))}"
-            ) from exc
-        code, wp_code = response.status_code, _wp_error_code(response)
-        detail = f"HTTP {code}" + (f" {wp_code}" if wp_code else "")
-        if code == 401:
-            raise SourceError(
-                f"WordPress at {self._shown} refused the application password of user "
-                f"{self._username!r} ({detail}): check NOTIFIER_WP_USERNAME and "
-                "NOTIFIER_WP_APP_PASSWORD"
-            )
-        if code == 403:
-            raise SourceError(
-                f"WordPress user {self._username!r} may not moderate comments at "
-                f"{self._shown} ({detail}): it needs an Editor or Administrator role"
-            )
-        if code == 404 and wp_code == "rest_no_route" and path.startswith("/notifier/"):
-            raise SourceError(
-                f"{self._shown} does not run notifier's comment-meta plugin ({detail} for "
-                f"{path}): copy scripts/notifier-wp-meta.php into wp-content/mu-plugins/"
-            )
-        if 300 <= code < 400:
-            raise SourceError(
-                f"{where} redirects ({detail}) to {response.headers.get('location', '?')}: "
-                "set NOTIFIER_SOURCE_URL to the site's final address"
-            )
-        if code == 404 or not _is_json(response):
-            raise SourceError(
-                f"no WordPress REST API at {self._shown}/wp-json/ ({detail}, "
-                f"{response.headers.get('content-type', 'no content type')}): is the URL right, "
-                "and is the REST API enabled?"
-            )
-        if code >= 400:
-            raise SourceError(f"WordPress REST API at {where} failed: {detail}")
-        return response
-
-    async def _capped_get(self, path: str, params: dict[str, Any] | None) -> httpx.Response:
-        """The response, read as it streams in and abandoned past NOTIFIER_REST_MAX_RESPONSE_BYTES
-        (a hostile or broken site must not make us hold gigabytes)."""
-        async with self._client.stream("GET", path, params=params) as streamed:
-            chunks, size = [], 0
-            async for chunk in streamed.aiter_bytes():
-                size += len(chunk)
-                if size > self._max_bytes:
-                    raise ResponseTooLarge(
-                        f"WordPress REST API at {self._shown}/wp-json{path} sent more than "
-                        f"{self._max_bytes} bytes (NOTIFIER_REST_MAX_RESPONSE_BYTES): "
-                        "stopped reading"
-                    )
-                chunks.append(chunk)
-        return httpx.Response(
-            streamed.status_code,
-            headers=streamed.headers,
-            content=b"".join(chunks),
-            request=streamed.request,
-        )
-
-    async def _json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        response = await self._get(path, params)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise SourceError(f"WordPress REST API at {path} sent invalid JSON") from exc
 
     async def _comments_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """The comments (of the configured types, any status) among ``ids``, by id."""
@@ -224,7 +147,7 @@ class WordPressRestSource:
             "_embed": "up",
         }
         try:
-            items = await self._json("/wp/v2/comments", params)
+            items = await self._http.json("/wp/v2/comments", params)
         except ResponseTooLarge:
             if len(ids) > 1:
                 half = len(ids) // 2
@@ -232,7 +155,7 @@ class WordPressRestSource:
                 await self._read_ids(ids[half:], comment_type, found)
                 return
             small = {k: v for k, v in params.items() if k != "_embed"}
-            items = await self._json("/wp/v2/comments", {**small, "_fields": _SMALL_FIELDS})
+            items = await self._http.json("/wp/v2/comments", {**small, "_fields": _SMALL_FIELDS})
             for item in items:
                 item["content"] = {"raw": _TOO_LARGE.format(self._max_bytes)}
         found.update({int(item["id"]): item for item in items})
@@ -259,7 +182,7 @@ class WordPressRestSource:
 
     async def _meta_page(self, after: int, per_page: int) -> dict[str, Any]:
         keys = ",".join([*self._flag_keys, self._medical_key])
-        page = await self._json(
+        page = await self._http.json(
             "/notifier/v1/comment-meta", {"keys": keys, "after": after, "per_page": per_page}
         )
         if not isinstance(page, dict):
@@ -271,7 +194,7 @@ class WordPressRestSource:
     async def _head_comment_id(self) -> int:
         head = 0
         for comment_type in self._types:
-            items = await self._json(
+            items = await self._http.json(
                 "/wp/v2/comments",
                 {
                     "context": "edit",
@@ -324,12 +247,12 @@ class WordPressRestSource:
             }
 
             async def id_at(offset: int, base: dict[str, Any] = base) -> int | None:
-                items = await self._json(
+                items = await self._http.json(
                     "/wp/v2/comments", {**base, "per_page": 1, "offset": offset}
                 )
                 return int(items[0]["id"]) if items else None
 
-            first = await self._get("/wp/v2/comments", {**base, "per_page": 1})
+            first = await self._http.get("/wp/v2/comments", {**base, "per_page": 1})
             lo, hi = 0, int(first.headers.get("x-wp-total", "0"))
             while lo < hi:
                 mid = (lo + hi) // 2
@@ -339,7 +262,7 @@ class WordPressRestSource:
                 else:
                     hi = mid
             while len(ids) < limit:
-                page = await self._json(
+                page = await self._http.json(
                     "/wp/v2/comments", {**base, "per_page": _PAGE, "offset": lo}
                 )
                 ids.extend(i for i in (int(item["id"]) for item in page) if low <= i <= high)
@@ -414,7 +337,7 @@ class WordPressRestSource:
     async def pending_count(self) -> int:
         total = 0
         for comment_type in self._types:
-            response = await self._get(
+            response = await self._http.get(
                 "/wp/v2/comments",
                 {"context": "edit", "status": "hold", "type": comment_type, "per_page": 1},
             )
@@ -427,7 +350,7 @@ class WordPressRestSource:
         return {int(item["id"]): map_status(str(item.get("status", ""))) for item in items}
 
     async def check(self) -> str:
-        index = await self._json("/")
+        index = await self._http.json("/")
         namespaces = index.get("namespaces", []) if isinstance(index, dict) else []
         if "wp/v2" not in namespaces:
             raise SourceError(f"{self._shown}/wp-json/ has no wp/v2 API")
@@ -435,22 +358,7 @@ class WordPressRestSource:
         return f"WordPress REST API at {self._shown} as {self._username!r}"
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def _is_json(response: httpx.Response) -> bool:
-    return "json" in response.headers.get("content-type", "")
-
-
-def _wp_error_code(response: httpx.Response) -> str:
-    """WordPress's error code (``rest_forbidden``, …) if the answer is a JSON error."""
-    if response.status_code < 400 or not _is_json(response):
-        return ""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
+        await self._http.aclose()
 
 
 def _text_or_none(value: Any) -> str | None:
