@@ -291,7 +291,13 @@ class WordPressRestSource:
         per_page = min(max(want, _PAGE), 1000)  # the plugin's cap
         cursor = start
         while len(events) < want:
-            rows = (await self._meta_page(cursor, per_page)).get("rows", [])
+            try:
+                rows = (await self._meta_page(cursor, per_page)).get("rows", [])
+            except ResponseTooLarge:
+                if per_page == 1:
+                    raise
+                per_page //= 2  # a huge meta value: fewer rows a page
+                continue
             for row in rows:
                 meta_id = cursor = int(row["meta_id"])
                 if not wanted(meta_id):
