@@ -170,7 +170,7 @@ class Service:
         self._purged_at = now
         try:
             rows, acks = await self.outbox.purge_finished(
-                now - timedelta(days=self.settings.retention_days), now
+                timedelta(days=self.settings.retention_days), now
             )
         except StateError as exc:
             log.warning("retention purge failed: %s", exc, extra={"action": "retention"})

@@ -28,8 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.mail.addresses import mailbox, mailbox_token
 from notifier.mail.route import COMMENTER_ACK, INFOLINE_FORWARD
+from notifier.state.dbtime import db_now
 from notifier.state.outbox import OutboxEntry
-from notifier.state.schema import acks, naive, outbox
+from notifier.state.schema import acks, aware, naive, outbox
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class Caps:
             )
         )
         queued = {(row.event_key, row.recipient) for row in found}
+        # Forwards are scheduled by the state store's clock, as every due time is.
+        clock = aware((await conn.execute(select(db_now(conn.dialect.name)))).scalar_one()) or now
         admitted: list[OutboxEntry] = []
         dropped: dict[str, int] = {}
         slots: dict[datetime, int] = {}
@@ -88,8 +91,8 @@ class Caps:
                 else:
                     dropped[refused] = dropped.get(refused, 0) + 1
             else:
-                slot = await self._slot(conn, now, slots)
-                if slot > now:
+                slot = await self._slot(conn, clock, slots)
+                if slot > clock:
                     waiting.append(slot)
                 admitted.append(replace(entry, not_before=slot))
         for reason, count in dropped.items():
@@ -102,7 +105,7 @@ class Caps:
                 extra={"action": "ack_capped" if capped_now else "ack_skipped", "count": count},
             )
         if waiting:
-            hour = _hour(now)
+            hour = _hour(clock)
             log.warning(
                 "%d InfoLine forward(s) wait: the cap of %d an hour "
                 "(NOTIFIER_INFOLINE_MAX_PER_HOUR) was reached; the last goes at %s",

@@ -193,19 +193,19 @@ class Outbox(CursorStore, Claims, Bookkeeping):
         count: int = await self._run(work)
         return count
 
-    async def purge_finished(self, before: datetime, now: datetime) -> tuple[int, int]:
-        """Delete sent and dead rows last changed before ``before`` (NOTIFIER_RETENTION_DAYS),
-        and the acknowledgement counts the caps no longer need.  Returns both counts."""
+    async def purge_finished(self, retention: timedelta, now: datetime) -> tuple[int, int]:
+        """Delete sent and dead rows last changed more than ``retention`` ago by the
+        store's clock (NOTIFIER_RETENTION_DAYS), and the acknowledgement counts the
+        caps no longer need.  Returns both counts."""
 
         async def work(conn: AsyncConnection) -> tuple[int, int]:
+            before = db_now(self._dialect, -retention.total_seconds())
             rows = await conn.execute(
-                delete(outbox).where(
-                    outbox.c.state.in_([SENT, DEAD]), outbox.c.updated_at < naive(before)
-                )
+                delete(outbox).where(outbox.c.state.in_([SENT, DEAD]), outbox.c.updated_at < before)
             )
-            # The caps look back a day at most.
+            # The caps look back a day at most (their rows carry the worker's time).
             counted = await conn.execute(
-                delete(acks).where(acks.c.created_at < naive(min(before, now - ACK_KEEP)))
+                delete(acks).where(acks.c.created_at < naive(now - min(retention, ACK_KEEP)))
             )
             return int(rows.rowcount), int(counted.rowcount)
 
