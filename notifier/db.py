@@ -13,6 +13,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from notifier.masking import mask_url
+
 _ASYNC_DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "postgresql": "postgresql+asyncpg",
@@ -39,19 +41,9 @@ def parse_url(value: str) -> URL:
     return url
 
 
-_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "sslpassword", "secret", "token")
-
-
 def safe_url(value: str) -> str:
-    """The URL with any password hidden, for logs and reports (query parameters too)."""
-    try:
-        url = make_url(value)
-    except ArgumentError:
-        return "<unparseable URL>"
-    hidden = {k: "***" for k in url.query if any(s in k.lower() for s in _SECRET_QUERY_KEYS)}
-    if hidden:
-        url = url.update_query_dict(hidden)
-    return url.render_as_string(hide_password=True)
+    """The URL with any password hidden, for logs and reports (``masking.mask_url``)."""
+    return mask_url(value)
 
 
 # How SQLite, PostgreSQL (asyncpg) and MySQL/MariaDB say a table is not there.

@@ -49,6 +49,17 @@ class KeyValueFormatter(logging.Formatter):
         return f"{line} {fields}" if fields else line
 
 
+# Templates whose recipient is a commenter: their address is personal data.
+_TO_COMMENTER = frozenset({"commenter_ack"})
+
+
+def shown_recipient(template: str, recipient: str) -> str:
+    """The recipient as a log line may show it: a commenter's address only at DEBUG."""
+    if template in _TO_COMMENTER and not logging.getLogger("notifier").isEnabledFor(logging.DEBUG):
+        return "the commenter"
+    return recipient
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, then the ``extra`` fields."""
 

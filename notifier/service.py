@@ -26,6 +26,7 @@ from notifier.demo.samples import sample_contexts
 from notifier.errors import SourceError, StateError, TemplateError
 from notifier.flow.jobs import FlowJobs
 from notifier.mail.render import Renderer
+from notifier.masking import mask_text
 from notifier.ops import monitor
 from notifier.poll.holds import HoldWatcher, StatusSource
 from notifier.poll.poller import Poller, PollReport
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # On closing, how long "sent" marks still being written may take to land.
 SETTLE_SECONDS = 5.0
+# How often the retention purge runs (NOTIFIER_RETENTION_DAYS), after a poll.
+RETENTION_EVERY = timedelta(hours=1)
 
 
 def _now() -> datetime:
@@ -103,6 +106,7 @@ class Service:
         self._meta: dict[str, str] = {}
         self.poll_error = ""
         self.delivery_error = ""
+        self._purged_at: datetime | None = None
 
     def check_templates(self) -> None:
         """Render every template with sample data now, not at 3 a.m. on the first send."""
@@ -145,7 +149,7 @@ class Service:
                 extra={"action": "poll", "enqueued": poll.enqueued},
             )
         except (SourceError, StateError) as exc:
-            poll_error = str(exc)
+            poll_error = mask_text(str(exc))
             log.error("poll failed: %s", exc, extra={"action": "poll_failed"})
         except TimeoutError:
             poll_error = f"the poll took longer than {self.settings.source_timeout:g}s"
@@ -153,7 +157,7 @@ class Service:
         except Exception as exc:
             # A bug or a row we did not foresee: say so loudly, with the traceback,
             # but still deliver what is queued (the docstring's promise).
-            poll_error = f"unexpected {type(exc).__name__}: {exc}"
+            poll_error = mask_text(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("poll failed unexpectedly", extra={"action": "poll_failed"})
         self.poll_error = poll_error
         if poll_error:
@@ -161,15 +165,39 @@ class Service:
         await self._set_meta("poll_error", poll_error)
         if poll is not None:
             await self._set_meta("last_poll", self._clock().isoformat(), always=True)
+        await self._retention()
         return poll
+
+    async def _retention(self) -> None:
+        """At most hourly: forget sent and dead mail older than NOTIFIER_RETENTION_DAYS."""
+        now = self._clock()
+        if self._purged_at is not None and now - self._purged_at < RETENTION_EVERY:
+            return
+        self._purged_at = now
+        try:
+            rows, acks = await self.outbox.purge_finished(
+                timedelta(days=self.settings.retention_days), now
+            )
+        except StateError as exc:
+            log.warning("retention purge failed: %s", exc, extra={"action": "retention"})
+            return
+        if rows or acks:
+            log.info(
+                "retention: deleted %d sent or dead message(s) older than %g days "
+                "and %d acknowledgement count(s)",
+                rows,
+                self.settings.retention_days,
+                acks,
+                extra={"action": "retention", "deleted": rows},
+            )
 
     async def deliver(self, stopping: asyncio.Event | None = None) -> DeliveryReport | None:
         """One delivery pass; None if the state store failed (logged)."""
         try:
             delivery = await self.deliverer.deliver_due(stopping)
         except StateError as exc:
-            self.delivery_error = str(exc)
-            monitor.delivery_failed(str(exc))
+            self.delivery_error = mask_text(str(exc))
+            monitor.delivery_failed(self.delivery_error)
             log.error("delivery failed: %s", exc, extra={"action": "deliver_failed"})
             return None
         self.delivery_error = ""

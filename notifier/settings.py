@@ -7,10 +7,12 @@ the whole configuration in one go instead of one variable per restart.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from email.headerregistry import Address
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -159,6 +161,19 @@ class Settings(BaseSettings):
     triage: Literal["off", "flag", "forward"] = "forward"
     triage_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, le=1)
     ack_commenter: bool = False
+    # Caps on what strangers can make us send (state.caps): acknowledgements over
+    # a cap are dropped; InfoLine forwards over theirs wait, in order.
+    ack_max_per_domain_per_hour: int = Field(default=10, ge=1)
+    ack_max_per_hour: int = Field(default=30, ge=1)
+    infoline_max_per_hour: int = Field(default=60, ge=1)
+
+    # Hostile input: every commenter-written field is cut when it is read (names,
+    # addresses, titles, notes and URLs to a few hundred characters, bodies to this).
+    max_body_chars: int = Field(default=20_000, ge=1000, le=1_000_000)
+    rest_max_response_bytes: int = Field(default=16_000_000, ge=100_000)
+    # Sent and dead messages (which hold commenters' addresses and questions) are
+    # deleted this many days after they were last touched.
+    retention_days: float = Field(default=90.0, gt=0)
 
     # Presentation
     templates_dir: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None
@@ -248,6 +263,11 @@ def _cross_checks(values: Mapping[str, str]) -> list[str]:
     if kind == "wordpress-rest":
         if not source_url.startswith(("http://", "https://")):
             problems.append(f"{PREFIX}SOURCE_URL: must be the site's http(s) base URL")
+        elif source_url.startswith("http://") and not _is_loopback(source_url):
+            problems.append(
+                f"{PREFIX}SOURCE_URL: must be https:// (http would send the application "
+                "password in clear; plain http is for a site on this machine only)"
+            )
         if not (given("wp_username") and given("wp_app_password")):
             problems.append(
                 f"{PREFIX}WP_USERNAME and {PREFIX}WP_APP_PASSWORD: both are required "
@@ -311,6 +331,18 @@ def load_settings(environ: Mapping[str, str], *, mail_required: bool = True) -> 
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
+def _is_loopback(url: str) -> bool:
+    """True if ``url``'s host is this machine (localhost, 127.0.0.0/8, ::1)."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _consistency(s: Settings) -> list[str]:
     """Values that are each valid but do not work together."""
     problems = []
@@ -332,6 +364,12 @@ def _consistency(s: Settings) -> list[str]:
         problems.append(
             f"{PREFIX}DIGEST_ONLY: not in {PREFIX}MODERATORS: {', '.join(strangers)} "
             "(a daily digest is a way for a moderator to get the same mail)"
+        )
+    if s.retention_days * 86400 <= s.lookback_seconds:
+        problems.append(
+            f"{PREFIX}RETENTION_DAYS ({s.retention_days:g}) must be longer than "
+            f"{PREFIX}LOOKBACK_SECONDS: a sent message's record is what keeps a comment "
+            "read again from being mailed twice"
         )
     if s.smtp_tls == "none" and s.smtp_password is not None and s.smtp_host not in _LOOPBACK:
         problems.append(

@@ -37,6 +37,7 @@ from notifier.errors import (
     TransientDeliveryError,
     UncertainDeliveryError,
 )
+from notifier.logs import shown_recipient
 from notifier.ops import monitor
 from notifier.settings import Settings
 from notifier.state import Claimed, Outbox
@@ -340,7 +341,11 @@ class Deliverer:
             monitor.message_outcome(message.template, "dead")
             await self._record(partial(self._outbox.mark_dead, message.id, self._owner, str(exc)))
             log.warning(
-                "dead letter %s to %s: %s", message.event_key, message.recipient, exc, extra=extra
+                "dead letter %s to %s: %s",
+                message.event_key,
+                shown_recipient(message.template, message.recipient),
+                exc,
+                extra=extra,
             )
             return None
         except ServerUnavailableError:
@@ -363,7 +368,8 @@ class Deliverer:
             log.warning(
                 "sent %s but its lease had passed to another worker", message.event_key, extra=extra
             )
-        log.info("sent %s to %s", message.event_key, message.recipient, extra=extra)
+        shown = shown_recipient(message.template, message.recipient)
+        log.info("sent %s to %s", message.event_key, shown, extra=extra)
 
     async def _retry(self, message: Claimed, reason: str, report: DeliveryReport) -> None:
         extra = {"action": "deliver", "outbox_id": message.id, "event": message.event_key}

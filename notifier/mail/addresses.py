@@ -3,10 +3,15 @@
 Everything that ends up in a header passes through here: comment authors' names
 and addresses come from the public, and a name such as ``"Ann\\r\\nBcc: x@y"``
 must never become a header of its own.
+
+One rule decides what an address we write into a header may look like
+(``checked_addr_spec``): a dot-atom local part over a conservative set of
+characters, a hostname domain in its ASCII (punycode) form, exactly one address.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from email.headerregistry import Address
 from email.utils import parseaddr
@@ -18,6 +23,22 @@ from email_validator import EmailNotValidError, validate_email
 # have no business in a display name or a subject.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SPACES = re.compile(r"\s+")
+
+# The local part of an address we write into a header: a dot-atom (RFC 5322
+# 3.2.3) over RFC 5322's atext minus three characters.  "?" is left out because
+# with "=" it opens an RFC 2047 encoded word, and email.headerregistry decodes
+# encoded words even inside an addr-spec: "=?utf-8?b?...?=@evil.example" became a
+# Reply-To of someone else.  "!" and "%" are left out because they are the UUCP
+# bang path and the "percent hack", which some relays still route on.  Quotes,
+# spaces, comments, brackets and non-ASCII are not atext at all.
+_ATOM = r"[A-Za-z0-9#$&'*+/=^_`{|}~-]+"
+_LOCAL_PART = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+# A hostname in ASCII: letters, digits and inner hyphens, at least two labels
+# (no domain literals such as [127.0.0.1], no trailing dot).
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
 
 
 def clean_header_text(value: str, *, limit: int = 200) -> str:
@@ -36,8 +57,8 @@ def clean_header_text(value: str, *, limit: int = 200) -> str:
 def parse_address(value: str) -> Address:
     """Parse ``addr`` or ``Name <addr>`` into an Address, or raise ValueError.
 
-    The address part must be a syntactically valid email address; deliverability
-    is not checked (no DNS at start-up).
+    The address part must pass ``checked_addr_spec``; deliverability is not
+    checked (no DNS at start-up).
     """
     if _CONTROL.search(value):
         raise ValueError("contains control characters")
@@ -52,9 +73,11 @@ def parse_address(value: str) -> Address:
 
 
 def checked_addr_spec(value: str | None) -> str | None:
-    """Return the normalised address if ``value`` is a valid one, else None.
+    """The address in the one form we write into headers, or None if it has none.
 
-    Used for commenters' addresses, which are whatever a reader typed.
+    Used for commenters' addresses, which are whatever a reader typed: exactly one
+    address, a local part as ``_LOCAL_PART`` allows (no ``=?``, quotes, spaces,
+    comments or brackets), an internationalised domain in its punycode form.
     """
     if not value or _CONTROL.search(value) or len(value) > 254:
         return None
@@ -62,10 +85,34 @@ def checked_addr_spec(value: str | None) -> str | None:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError:
         return None
-    # Only an address every mail system can carry: an internationalised domain
-    # in its ASCII (punycode) form; a non-ASCII local part would need SMTPUTF8 and
-    # cannot go in a Reply-To header, so it counts as no usable address.
-    return str(result.ascii_email) if result.ascii_email else None
+    if not result.ascii_email:
+        # A non-ASCII local part would need SMTPUTF8 and cannot go in a header.
+        return None
+    local, _, domain = str(result.ascii_email).rpartition("@")
+    domain = domain.lower()
+    if len(local) > 64 or not _LOCAL_PART.fullmatch(local) or not _DOMAIN.fullmatch(domain):
+        return None
+    return f"{local}@{domain}"
+
+
+def mailbox(addr_spec: str) -> str:
+    """The mailbox an address delivers to, for counting: ``Ann.Lee+blog@GoogleMail.com``
+    and ``annlee@gmail.com`` are one mailbox.
+
+    Lower case, a ``+tag`` removed (subaddressing, RFC 5233, which the large
+    providers all offer), and for Gmail the dots removed and googlemail.com read
+    as gmail.com, as Google delivers them.  Only ever compared, never sent to.
+    """
+    local, _, domain = addr_spec.lower().rpartition("@")
+    base = local.split("+", 1)[0] or local
+    if domain in _GMAIL:
+        base, domain = base.replace(".", "") or base, "gmail.com"
+    return f"{base}@{domain}"
+
+
+def mailbox_token(addr_spec: str) -> str:
+    """A short stable token for a mailbox, so keys and logs need not carry the address."""
+    return hashlib.sha256(mailbox(addr_spec).encode()).hexdigest()[:20]
 
 
 def display_address(name: str, addr_spec: str) -> Address:

@@ -2,8 +2,11 @@
 
 Headers are built only with ``email.message.EmailMessage`` and
 ``email.headerregistry.Address`` from cleaned text, so nothing a commenter
-typed can add a header or a recipient.  The result is fixed at enqueue: a retry
-sends the same bytes with the same ``Message-ID``.
+typed can add a header or a recipient.  The built bytes are then parsed again,
+as a mail reader would, and compared with what we meant to send (``_verify``):
+a mismatch is a MessageBuildError, so that notification becomes a dead letter
+and the others flow on.  The result is fixed at enqueue: a retry sends the same
+bytes with the same ``Message-ID``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid
+from email.parser import BytesParser
+from email.utils import format_datetime, make_msgid
+from typing import Any
 
 from notifier.errors import MessageBuildError
 from notifier.mail.addresses import clean_header_text
@@ -24,6 +29,8 @@ from notifier.mail.render import Rendered
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")
 # The headers we write, each exactly once; anything else means an injection.
 _HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
+# Parses as a mail reader does: encoded words decoded, addresses as it sees them.
+_READER = BytesParser(policy=email.policy.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +73,51 @@ def compose(
         expected.add("reply-to")
     if auto_submitted:
         expected.add("auto-submitted")
-    _verify(data, expected, recipient.addr_spec)
+    _verify(data, expected, sender=sender, recipient=recipient, reply_to=reply_to)
     return Composed(message_id=message_id, data=data)
 
 
-def _verify(data: bytes, expected: set[str], recipient: str) -> None:
-    """Check the bytes say what we meant: the header names we wrote, each once.
+def _addresses(message: Any, name: str) -> list[str] | None:
+    """The addr-specs a reader finds in header ``name``; None if it is absent or defective."""
+    header = message[name]
+    if header is None:
+        return None
+    if header.defects or any(group.display_name is not None for group in header.groups):
+        raise MessageBuildError(f"the built email's {name} does not parse cleanly: not sent")
+    return [address.addr_spec for address in header.addresses]
 
-    A defence in depth against injection through the email library itself.
+
+def _verify(
+    data: bytes,
+    expected: set[str],
+    *,
+    sender: Address,
+    recipient: Address,
+    reply_to: Address | None,
+) -> None:
+    """Check the bytes say what we meant, as a mail reader will read them.
+
+    Exactly the header names we wrote, each once; To is exactly the one
+    recipient, From is us, Reply-To is exactly the one address we chose (or
+    absent).  A defence in depth against injection through the email library
+    itself, which has had such bugs (CVE-2024-6923, encoded words in addr-specs).
     """
     head, separator, _ = data.partition(b"\r\n\r\n")
     if not separator:
         raise MessageBuildError("the built email has no header/body boundary")
     if b"\r" in head.replace(b"\r\n", b"") or b"\n" in head.replace(b"\r\n", b""):
         raise MessageBuildError("a bare CR or LF in the built headers: not sent")
-    names = [
-        line.split(b":", 1)[0].decode("ascii", "replace").lower()
-        for line in head.split(b"\r\n")
-        if line[:1] not in (b" ", b"\t")
-    ]
-    if sorted(names) != sorted(expected):
-        raise MessageBuildError(f"unexpected headers in the built email: {sorted(names)}")
-    # Only the To line is parsed again (re-parsing every header doubled the cost).
-    unfolded = head.replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ").split(b"\r\n")
-    to_line = next(line[3:] for line in unfolded if line[:3].lower() == b"to:")
-    if [addr for _, addr in getaddresses([to_line.decode("ascii", "replace")])] != [recipient]:
+    # Headers only: the body is ours, and parsing it would double the cost.
+    message = _READER.parsebytes(data, headersonly=True)
+    names = sorted(name.lower() for name in message)
+    if names != sorted(expected):
+        raise MessageBuildError(f"unexpected headers in the built email: {names}")
+    if _addresses(message, "To") != [recipient.addr_spec]:
         raise MessageBuildError("the built email's To is not its one recipient")
+    if _addresses(message, "From") != [sender.addr_spec]:
+        raise MessageBuildError("the built email's From is not our sender")
+    wanted = None if reply_to is None else [reply_to.addr_spec]
+    if _addresses(message, "Reply-To") != wanted:
+        raise MessageBuildError(
+            "the built email's Reply-To is not the commenter's one checked address: not sent"
+        )

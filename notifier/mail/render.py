@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 import jinja2
 
 from notifier.errors import TemplateError
-from notifier.mail.route import TEMPLATE_NAMES, Notification
+from notifier.mail.ack import ack_context
+from notifier.mail.route import COMMENTER_ACK, TEMPLATE_NAMES, Notification
 from notifier.models import Flag
 
 PARTS = ("subject", "txt", "html")
@@ -91,6 +92,9 @@ def build_context(
     notification: Notification, *, site_name: str, pending_count: int | None
 ) -> dict[str, Any]:
     """The template variables for ``notification``: only clean text and checked links."""
+    if notification.template == COMMENTER_ACK:
+        # A stranger's address may be behind it: a cleaned first name and nothing else.
+        return ack_context(notification.comment.author_name, site_name=site_name)
     comment = notification.comment
     limit = (
         INFOLINE_BODY_LIMIT if notification.template == "infoline_forward" else MODERATOR_BODY_LIMIT

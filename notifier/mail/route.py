@@ -25,7 +25,7 @@ from datetime import date, datetime
 from email.headerregistry import Address
 from typing import Literal
 
-from notifier.mail.addresses import checked_addr_spec, display_address
+from notifier.mail.addresses import checked_addr_spec, display_address, mailbox, mailbox_token
 from notifier.models import Comment, CommentStatus, Flag, FlagReason
 from notifier.triage import TriageResult
 
@@ -50,6 +50,14 @@ class Recipients:
     infoline: Address | None = None
     triage: Literal["off", "flag", "forward"] = "forward"
     ack_commenter: bool = False
+    # Our own sender address: like the InfoLine and the moderators, never a
+    # commenter's Reply-To (the InfoLine would answer itself) nor acknowledged.
+    sender: Address | None = None
+
+    def is_ours(self, addr_spec: str) -> bool:
+        """True if ``addr_spec`` is a mailbox of ours, however it is spelt."""
+        ours = [*self.moderators, self.infoline, self.sender]
+        return mailbox(addr_spec) in {mailbox(a.addr_spec) for a in ours if a is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,25 +84,37 @@ def commenter_address(comment: Comment) -> Address | None:
     return display_address(comment.author_name, addr) if addr else None
 
 
+def reply_address(comment: Comment, recipients: Recipients) -> Address | None:
+    """The forward's Reply-To: the commenter's checked address, unless it is one of ours."""
+    address = commenter_address(comment)
+    if address is None or recipients.is_ours(address.addr_spec):
+        return None
+    return address
+
+
 def infoline_key(comment: Comment) -> str:
     return f"infoline:{comment.id}"
 
 
 def ack_key(address: str, today: date) -> str:
-    """At most one acknowledgement per address per day: the outbox key says so."""
-    return f"ack:{address.lower()}:{today.isoformat()}"
+    """One acknowledgement per *mailbox* per day (``+tag`` and Gmail dots are one
+    mailbox); a token, not the address, so keys in logs name nobody."""
+    return f"ack:{mailbox_token(address)}:{today.isoformat()}"
 
 
 def _acknowledgement(comment: Comment, recipients: Recipients, today: date) -> list[Notification]:
-    if not recipients.ack_commenter or comment.is_junk:
+    """The opt-in acknowledgement: only for a comment a moderator approved (or the
+    site published), never a pending, held, spam or trashed one, so a stranger
+    cannot make us mail whatever address they type before anyone has looked."""
+    if not recipients.ack_commenter or comment.status != CommentStatus.APPROVED:
         return []
-    address = commenter_address(comment)
+    address = reply_address(comment, recipients)
     if address is None:
         return []
-    # The outbox is unique per (key, recipient): one spelling of the address, so
-    # "Linda@Example.com" and "linda@example.com" share their daily acknowledgement.
-    local, _, domain = address.addr_spec.lower().rpartition("@")
-    recipient = Address(display_name=address.display_name, username=local, domain=domain)
+    # No display name: the name is the commenter's free text.  The per-mailbox and
+    # hourly caps are applied where the batch is enqueued (state.caps).
+    local, _, domain = address.addr_spec.rpartition("@")
+    recipient = Address(username=local, domain=domain.lower())
     return [Notification(ack_key(recipient.addr_spec, today), COMMENTER_ACK, recipient, comment)]
 
 
@@ -116,7 +136,7 @@ def _forward(
         recipients.infoline,
         comment,
         flag=flag,
-        reply_to=commenter_address(comment),
+        reply_to=reply_address(comment, recipients),
         forwarded=True,
         forwarded_by=by,
         triage=triage,

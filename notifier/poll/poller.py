@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from notifier.errors import MessageBuildError, TemplateError
 from notifier.flow.items import flow_item
+from notifier.logs import shown_recipient
 from notifier.mail.compose import compose
+from notifier.mail.notices import INFOLINE_CAPPED, infoline_capped
 from notifier.mail.render import Renderer, build_context
 from notifier.mail.route import (
     INFOLINE_FORWARD,
@@ -34,6 +36,7 @@ from notifier.poll.holds import HoldWatcher
 from notifier.settings import Settings
 from notifier.sources import CommentSource
 from notifier.state import Outbox, OutboxEntry
+from notifier.state.caps import Caps, Limits
 from notifier.state.guard import BurstPolicy, GuardReport, route_batch
 from notifier.triage import TriageResult
 
@@ -93,6 +96,15 @@ class Poller:
             infoline=settings.infoline_address,
             triage=settings.triage,
             ack_commenter=settings.ack_commenter,
+            sender=settings.mail_from,
+        )
+        self._caps = Caps(
+            Limits(
+                ack_per_domain_per_hour=settings.ack_max_per_domain_per_hour,
+                ack_per_hour=settings.ack_max_per_hour,
+                infoline_per_hour=settings.infoline_max_per_hour,
+            ),
+            self._capped_notices,
         )
 
     async def start(self) -> None:
@@ -220,8 +232,10 @@ class Poller:
         async def route(
             conn: AsyncConnection, batch: Sequence[OutboxEntry], at: datetime
         ) -> Sequence[OutboxEntry]:
-            # The burst guard decides in the enqueueing transaction: see state/guard.py.
-            return await route_batch(conn, self._outbox.dialect, batch, at, self._burst, guard)
+            # The caps (state/caps.py), then the burst guard (state/guard.py), decide in
+            # the enqueueing transaction.
+            admitted = await self._caps.admit(conn, batch, at)
+            return await route_batch(conn, self._outbox.dialect, admitted, at, self._burst, guard)
 
         moved, queued = await self._outbox.commit_batch(stream, old, new, entries, now, route=route)
         if not moved:
@@ -248,11 +262,37 @@ class Poller:
                 log.error(
                     "dead letter %s to %s: %s",
                     entry.event_key,
-                    entry.recipient,
+                    shown_recipient(entry.template, entry.recipient),
                     entry.error,
                     extra={"action": "enqueue_dead", "event": entry.event_key},
                 )
         return True
+
+    def _capped_notices(self, hour: datetime, until: datetime) -> list[OutboxEntry]:
+        """One notice per moderator that InfoLine forwards wait (one per capped hour)."""
+        rendered = infoline_capped(self._s.site_name, self._s.infoline_max_per_hour, hour, until)
+        key = f"infoline_capped:{hour:%Y-%m-%dT%H}"
+        entries = []
+        for moderator in self._recipients.moderators:
+            composed = compose(
+                rendered,
+                sender=self._s.mail_from,
+                recipient=moderator,
+                reply_to=None,
+                now=self._clock(),
+                auto_submitted=True,
+            )
+            entries.append(
+                OutboxEntry(
+                    key,
+                    moderator.addr_spec,
+                    INFOLINE_CAPPED,
+                    None,
+                    composed.message_id,
+                    composed.data,
+                )
+            )
+        return entries
 
     def _entries(
         self, item: Comment | Flag, pending: int | None, now: datetime

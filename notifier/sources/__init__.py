@@ -47,7 +47,7 @@ class CommentSource(Protocol):
 def build_source(settings: Settings) -> CommentSource:
     """The CommentSource for ``NOTIFIER_SOURCE_KIND``."""
     if settings.source_kind == "native":
-        return NativeSource(settings.source_url)
+        return NativeSource(settings.source_url, max_body_chars=settings.max_body_chars)
     if settings.source_kind == "wordpress":
         if settings.site_url is None:  # load_settings() refuses this; Settings() alone may not
             raise ConfigError(["NOTIFIER_SITE_URL: required with NOTIFIER_SOURCE_KIND=wordpress"])
@@ -59,6 +59,7 @@ def build_source(settings: Settings) -> CommentSource:
             flag_meta_keys=settings.wp_flag_meta_keys,
             flag_threshold=settings.wp_flag_threshold,
             medical_meta_key=settings.wp_medical_meta_key,
+            max_body_chars=settings.max_body_chars,
         )
     if settings.source_kind == "wordpress-rest":
         if settings.wp_username is None or settings.wp_app_password is None:
@@ -74,5 +75,7 @@ def build_source(settings: Settings) -> CommentSource:
             flag_meta_keys=settings.wp_flag_meta_keys,
             flag_threshold=settings.wp_flag_threshold,
             medical_meta_key=settings.wp_medical_meta_key,
+            max_body_chars=settings.max_body_chars,
+            max_response_bytes=settings.rest_max_response_bytes,
         )
     raise NotImplementedError(f"source kind {settings.source_kind!r} is not built yet")

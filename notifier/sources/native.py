@@ -32,6 +32,15 @@ from notifier.db import create_engine, missing_table, safe_url
 from notifier.errors import MissingSchemaError, SourceError
 from notifier.migrations import Step, migrate_url
 from notifier.models import Comment, Flag, IdRange, Post
+from notifier.sources.limits import (
+    DEFAULT_BODY_CHARS,
+    EMAIL_CHARS,
+    NAME_CHARS,
+    NOTE_CHARS,
+    TITLE_CHARS,
+    URL_CHARS,
+    cut,
+)
 
 metadata = MetaData()
 
@@ -115,22 +124,30 @@ async def create_schema(url: str) -> None:
 class NativeSource:
     """Reads the native schema (the tables above) through SQLAlchemy Core."""
 
-    def __init__(self, url: str, *, engine: AsyncEngine | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        engine: AsyncEngine | None = None,
+        max_body_chars: int = DEFAULT_BODY_CHARS,
+    ) -> None:
         self._url = url
         self._engine = engine or create_engine(url, lenient_text=True)
+        self._body_chars = max_body_chars
 
     def _comment_columns(self) -> list[Any]:
+        # Commenter-written fields are cut by the database (sources.limits).
         return [
             comments.c.id,
             comments.c.parent_id,
-            comments.c.author_name,
-            comments.c.author_email,
-            comments.c.body,
-            comments.c.status,
+            cut(comments.c.author_name, NAME_CHARS),
+            cut(comments.c.author_email, EMAIL_CHARS),
+            cut(comments.c.body, self._body_chars),
+            cut(comments.c.status, 40),
             comments.c.created_at,
             posts.c.id.label("post_id"),
-            posts.c.title.label("post_title"),
-            posts.c.url.label("post_url"),
+            cut(posts.c.title, TITLE_CHARS, "post_title"),
+            cut(posts.c.url, URL_CHARS, "post_url"),
         ]
 
     @staticmethod
@@ -179,9 +196,9 @@ class NativeSource:
     async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
         statement = select(
             comment_flags.c.id.label("flag_id"),
-            comment_flags.c.reason,
-            comment_flags.c.note,
-            comment_flags.c.flagged_by,
+            cut(comment_flags.c.reason, 40),
+            cut(comment_flags.c.note, NOTE_CHARS),
+            cut(comment_flags.c.flagged_by, NAME_CHARS),
             comment_flags.c.created_at.label("flag_created_at"),
             *self._comment_columns(),
         ).select_from(

@@ -38,6 +38,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from notifier.db import create_engine, safe_url
 from notifier.errors import SourceError
 from notifier.models import Comment, Flag, FlagReason, IdRange
+from notifier.sources.limits import (
+    DEFAULT_BODY_CHARS,
+    EMAIL_CHARS,
+    NAME_CHARS,
+    NOTE_CHARS,
+    TITLE_CHARS,
+    cut,
+)
 from notifier.sources.wordpress_mapping import (
     FALSY,
     NUMERIC_SQL,
@@ -102,8 +110,10 @@ class WordPressSource:
         flag_threshold: int = 1,
         medical_meta_key: str = "notifier_medical_question",
         engine: AsyncEngine | None = None,
+        max_body_chars: int = DEFAULT_BODY_CHARS,
     ) -> None:
         self._url = url
+        self._body_chars = max_body_chars
         self._site_url = site_url.rstrip("/")
         self._engine = engine or create_engine(url)
         self._comments, self._posts, self._meta = _tables(table_prefix)
@@ -113,8 +123,17 @@ class WordPressSource:
         self._medical_key = medical_meta_key
 
     def _comment_columns(self) -> list[Any]:
-        c, p = self._comments, self._posts
-        return [*c.c, p.c.post_title]
+        # Commenter-written fields are cut by the database (sources.limits).
+        c, p = self._comments.c, self._posts.c
+        written = {
+            "comment_author": NAME_CHARS,
+            "comment_author_email": EMAIL_CHARS,
+            "comment_content": self._body_chars,
+        }
+        return [
+            *(cut(col, written[col.name]) if col.name in written else col for col in c),
+            cut(p.post_title, TITLE_CHARS),
+        ]
 
     def _joined(self) -> Any:
         # An outer join: a comment whose post is gone is still a comment.
@@ -195,7 +214,12 @@ class WordPressSource:
     async def flags(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Flag]:
         m = self._meta
         statement = (
-            select(m.c.meta_id, m.c.meta_key, m.c.meta_value, *self._comment_columns())
+            select(
+                m.c.meta_id,
+                cut(m.c.meta_key, NOTE_CHARS),
+                cut(m.c.meta_value, NOTE_CHARS),
+                *self._comment_columns(),
+            )
             .select_from(self._joined().join(m, m.c.comment_id == self._comments.c.comment_ID))
             .where(self._of_types(), self._flag_condition(m), _id_filter(m.c.meta_id, after, gaps))
             .order_by(m.c.meta_id)

@@ -37,7 +37,16 @@ from typing import Any
 import httpx
 
 from notifier.errors import SourceError
+from notifier.masking import mask_url, without_credentials
 from notifier.models import Comment, Flag, IdRange, Post
+from notifier.sources.limits import (
+    DEFAULT_BODY_CHARS,
+    EMAIL_CHARS,
+    NAME_CHARS,
+    TITLE_CHARS,
+    cut_text,
+)
+from notifier.sources.wordpress_http import ResponseTooLarge, RestClient
 from notifier.sources.wordpress_mapping import (
     flag_note,
     flag_reason,
@@ -49,6 +58,14 @@ from notifier.sources.wordpress_mapping import (
 
 # The REST API caps per_page at 100.
 _PAGE = 100
+# Id ranges at least this long are searched, not asked for id by id.
+_SEARCH_SPAN = 1000
+# What is read of a comment too large to read whole.
+_SMALL_FIELDS = "id,post,parent,author_name,author_email,status,date,date_gmt"
+_TOO_LARGE = (
+    "(notifier could not read this comment's text: the site's answer was larger than "
+    "{} bytes, NOTIFIER_REST_MAX_RESPONSE_BYTES. Read it on the site.)"
+)
 
 
 def _windows(after: int, head: int, gaps: Sequence[IdRange]) -> Iterator[list[int]]:
@@ -82,111 +99,82 @@ class WordPressRestSource:
         medical_meta_key: str = "notifier_medical_question",
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_body_chars: int = DEFAULT_BODY_CHARS,
+        max_response_bytes: int = 16_000_000,
     ) -> None:
-        self._site_url = site_url.rstrip("/")
+        self._body_chars = max_body_chars
+        self._max_bytes = max_response_bytes
+        # Credentials written into the URL are never used, linked or shown: the
+        # application password comes from its own setting.
+        self._site_url = without_credentials(site_url).rstrip("/")
+        self._shown = mask_url(self._site_url)
         self._username = username
         self._types = list(dict.fromkeys(comment_types))
         self._flag_keys = [key for key in dict.fromkeys(flag_meta_keys) if key != medical_meta_key]
         self._threshold = flag_threshold
         self._medical_key = medical_meta_key
-        # No redirects: following one to another host would drop or leak the
-        # credentials, and an operator should set the final address anyway.
-        self._client = httpx.AsyncClient(
-            base_url=f"{self._site_url}/wp-json",
-            auth=httpx.BasicAuth(username, app_password),
+        self._http = RestClient(
+            self._site_url,
+            username=username,
+            app_password=app_password,
             timeout=timeout,
-            follow_redirects=False,
-            headers={"Accept": "application/json"},
             transport=transport,
+            max_bytes=max_response_bytes,
         )
-
-    # --- HTTP ---------------------------------------------------------------------------
-
-    async def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """GET a REST path, or raise a SourceError that says what to fix (never the password)."""
-        where = f"{self._site_url}/wp-json{path}"
-        try:
-            response = await self._client.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise SourceError(f"cannot reach the WordPress REST API at {where}: {exc}") from exc
-        code, wp_code = response.status_code, _wp_error_code(response)
-        detail = f"HTTP {code}" + (f" {wp_code}" if wp_code else "")
-        if code == 401:
-            raise SourceError(
-                f"WordPress at {self._site_url} refused the application password of user "
-                f"{self._username!r} ({detail}): check NOTIFIER_WP_USERNAME and "
-                "NOTIFIER_WP_APP_PASSWORD"
-            )
-        if code == 403:
-            raise SourceError(
-                f"WordPress user {self._username!r} may not moderate comments at "
-                f"{self._site_url} ({detail}): it needs an Editor or Administrator role"
-            )
-        if code == 404 and wp_code == "rest_no_route" and path.startswith("/notifier/"):
-            raise SourceError(
-                f"{self._site_url} does not run notifier's comment-meta plugin ({detail} for "
-                f"{path}): copy scripts/notifier-wp-meta.php into wp-content/mu-plugins/"
-            )
-        if 300 <= code < 400:
-            raise SourceError(
-                f"{where} redirects ({detail}) to {response.headers.get('location', '?')}: "
-                "set NOTIFIER_SOURCE_URL to the site's final address"
-            )
-        if code == 404 or not _is_json(response):
-            raise SourceError(
-                f"no WordPress REST API at {self._site_url}/wp-json/ ({detail}, "
-                f"{response.headers.get('content-type', 'no content type')}): is the URL right, "
-                "and is the REST API enabled?"
-            )
-        if code >= 400:
-            raise SourceError(f"WordPress REST API at {where} failed: {detail}")
-        return response
-
-    async def _json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        response = await self._get(path, params)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise SourceError(f"WordPress REST API at {path} sent invalid JSON") from exc
 
     async def _comments_by_id(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         """The comments (of the configured types, any status) among ``ids``, by id."""
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(ids), _PAGE):
-            chunk = ids[start : start + _PAGE]
             for comment_type in self._types:
-                items = await self._json(
-                    "/wp/v2/comments",
-                    {
-                        "context": "edit",
-                        "status": "any",
-                        "type": comment_type,
-                        "include": ",".join(map(str, chunk)),
-                        "per_page": _PAGE,
-                        "orderby": "id",
-                        "order": "asc",
-                        # The post's title comes embedded; ``up`` is the comment's post.
-                        "_embed": "up",
-                    },
-                )
-                found.update({int(item["id"]): item for item in items})
+                await self._read_ids(list(ids[start : start + _PAGE]), comment_type, found)
         return [found[key] for key in sorted(found)]
+
+    async def _read_ids(
+        self, ids: list[int], comment_type: str, found: dict[int, dict[str, Any]]
+    ) -> None:
+        """Read ``ids`` into ``found``; a page over the size cap is read in halves, and a
+        single comment over it without its text (so it is still seen, never lost)."""
+        params = {
+            "context": "edit",
+            "status": "any",
+            "type": comment_type,
+            "include": ",".join(map(str, ids)),
+            "per_page": _PAGE,
+            "orderby": "id",
+            "order": "asc",
+            # The post's title comes embedded; ``up`` is the comment's post.
+            "_embed": "up",
+        }
+        try:
+            items = await self._http.json("/wp/v2/comments", params)
+        except ResponseTooLarge:
+            if len(ids) > 1:
+                half = len(ids) // 2
+                await self._read_ids(ids[:half], comment_type, found)
+                await self._read_ids(ids[half:], comment_type, found)
+                return
+            small = {k: v for k, v in params.items() if k != "_embed"}
+            items = await self._http.json("/wp/v2/comments", {**small, "_fields": _SMALL_FIELDS})
+            for item in items:
+                item["content"] = {"raw": _TOO_LARGE.format(self._max_bytes)}
+        found.update({int(item["id"]): item for item in items})
 
     def _comment(self, item: dict[str, Any]) -> Comment:
         comment_id, post_id = int(item["id"]), int(item.get("post") or 0)
         title = ""
         for embedded in item.get("_embedded", {}).get("up", []):
             if isinstance(embedded, dict) and "title" in embedded:
-                title = html.unescape(str(embedded["title"].get("rendered", "")))
+                title = html.unescape(str(embedded["title"].get("rendered", ""))[:TITLE_CHARS])
         content = item.get("content") or {}
         return Comment(
             id=comment_id,
             post=Post(id=post_id, title=title, url=post_link(self._site_url, post_id)),
             parent_id=int(item.get("parent") or 0) or None,
-            author_name=str(item.get("author_name") or ""),
-            author_email=str(item.get("author_email") or "") or None,
+            author_name=cut_text(str(item.get("author_name") or ""), NAME_CHARS),
+            author_email=cut_text(str(item.get("author_email") or ""), EMAIL_CHARS) or None,
             # context=edit gives the raw text, as stored; rendered is HTML.
-            body=str(content.get("raw", content.get("rendered", ""))),
+            body=cut_text(str(content.get("raw", content.get("rendered", ""))), self._body_chars),
             status=map_status(str(item.get("status", ""))),
             created_at=utc(item.get("date_gmt"), item.get("date")),
             moderation_links=moderation_links(self._site_url, comment_id),
@@ -194,7 +182,7 @@ class WordPressRestSource:
 
     async def _meta_page(self, after: int, per_page: int) -> dict[str, Any]:
         keys = ",".join([*self._flag_keys, self._medical_key])
-        page = await self._json(
+        page = await self._http.json(
             "/notifier/v1/comment-meta", {"keys": keys, "after": after, "per_page": per_page}
         )
         if not isinstance(page, dict):
@@ -206,7 +194,7 @@ class WordPressRestSource:
     async def _head_comment_id(self) -> int:
         head = 0
         for comment_type in self._types:
-            items = await self._json(
+            items = await self._http.json(
                 "/wp/v2/comments",
                 {
                     "context": "edit",
@@ -226,13 +214,62 @@ class WordPressRestSource:
         return await self._head_comment_id(), int(page.get("max_meta_id", 0))
 
     async def comments(self, after: int, gaps: Sequence[IdRange], limit: int) -> list[Comment]:
+        """Short ranges of ids are asked for by ``include=``; a long one (ids jump by
+        thousands on some sites) is searched instead, so a gap costs a few requests
+        and can never stall the cursor."""
         head = await self._head_comment_id()
-        found: list[Comment] = []
-        for window in _windows(after, head, gaps):
-            found.extend(self._comment(item) for item in await self._comments_by_id(window))
+        ranges = [(low, high) for low, high in gaps if low <= high]
+        if head > after:
+            ranges.append((after + 1, head))
+        short = [r for r in ranges if r[1] - r[0] < _SEARCH_SPAN]
+        found: dict[int, Comment] = {}
+        for window in _windows(0, 0, short):
+            found.update((c.id, c) for c in map(self._comment, await self._comments_by_id(window)))
             if len(found) >= limit:
                 break
-        return found[:limit]
+        for low, high in sorted(r for r in ranges if r[1] - r[0] >= _SEARCH_SPAN):
+            for item in await self._comments_by_id(await self._ids_between(low, high, limit)):
+                found[int(item["id"])] = self._comment(item)
+        return [found[key] for key in sorted(found)][:limit]
+
+    async def _ids_between(self, low: int, high: int, limit: int) -> list[int]:
+        """Up to ``limit`` comment ids in ``low..high``, smallest first, found by a binary
+        search over the ids in order (``offset``): about log2(comments) small requests."""
+        ids: list[int] = []
+        for comment_type in self._types:
+            base = {
+                "context": "edit",
+                "status": "any",
+                "type": comment_type,
+                "orderby": "id",
+                "order": "asc",
+                "_fields": "id",
+            }
+
+            async def id_at(offset: int, base: dict[str, Any] = base) -> int | None:
+                items = await self._http.json(
+                    "/wp/v2/comments", {**base, "per_page": 1, "offset": offset}
+                )
+                return int(items[0]["id"]) if items else None
+
+            first = await self._http.get("/wp/v2/comments", {**base, "per_page": 1})
+            lo, hi = 0, int(first.headers.get("x-wp-total", "0"))
+            while lo < hi:
+                mid = (lo + hi) // 2
+                found = await id_at(mid)
+                if found is not None and found < low:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            while len(ids) < limit:
+                page = await self._http.json(
+                    "/wp/v2/comments", {**base, "per_page": _PAGE, "offset": lo}
+                )
+                ids.extend(i for i in (int(item["id"]) for item in page) if low <= i <= high)
+                if len(page) < _PAGE or int(page[-1]["id"]) > high:
+                    break
+                lo += _PAGE
+        return sorted(set(ids))[:limit]
 
     async def _flag_events(
         self, after: int, gaps: Sequence[IdRange], want: int
@@ -254,7 +291,13 @@ class WordPressRestSource:
         per_page = min(max(want, _PAGE), 1000)  # the plugin's cap
         cursor = start
         while len(events) < want:
-            rows = (await self._meta_page(cursor, per_page)).get("rows", [])
+            try:
+                rows = (await self._meta_page(cursor, per_page)).get("rows", [])
+            except ResponseTooLarge:
+                if per_page == 1:
+                    raise
+                per_page //= 2  # a huge meta value: fewer rows a page
+                continue
             for row in rows:
                 meta_id = cursor = int(row["meta_id"])
                 if not wanted(meta_id):
@@ -300,7 +343,7 @@ class WordPressRestSource:
     async def pending_count(self) -> int:
         total = 0
         for comment_type in self._types:
-            response = await self._get(
+            response = await self._http.get(
                 "/wp/v2/comments",
                 {"context": "edit", "status": "hold", "type": comment_type, "per_page": 1},
             )
@@ -313,30 +356,15 @@ class WordPressRestSource:
         return {int(item["id"]): map_status(str(item.get("status", ""))) for item in items}
 
     async def check(self) -> str:
-        index = await self._json("/")
+        index = await self._http.json("/")
         namespaces = index.get("namespaces", []) if isinstance(index, dict) else []
         if "wp/v2" not in namespaces:
-            raise SourceError(f"{self._site_url}/wp-json/ has no wp/v2 API")
+            raise SourceError(f"{self._shown}/wp-json/ has no wp/v2 API")
         await self.head()  # signs in, needs moderator rights and the meta plugin
-        return f"WordPress REST API at {self._site_url} as {self._username!r}"
+        return f"WordPress REST API at {self._shown} as {self._username!r}"
 
     async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def _is_json(response: httpx.Response) -> bool:
-    return "json" in response.headers.get("content-type", "")
-
-
-def _wp_error_code(response: httpx.Response) -> str:
-    """WordPress's error code (``rest_forbidden``, …) if the answer is a JSON error."""
-    if response.status_code < 400 or not _is_json(response):
-        return ""
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("code", "")) if isinstance(body, dict) else ""
+        await self._http.aclose()
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import DateTime, delete, literal_column, update
@@ -32,8 +32,11 @@ from notifier.state.bookkeeping import Bookkeeping
 from notifier.state.claims import Claims
 from notifier.state.cursors import CursorStore, gaps_to_json
 from notifier.state.dbtime import db_now
-from notifier.state.schema import DEAD, PENDING, SENT, cursors, naive, outbox
+from notifier.state.schema import DEAD, PENDING, SENT, acks, cursors, naive, outbox
 from notifier.state.triage_models import TriageModels
+
+# Acknowledgement counts are kept this long: the caps look back a day at most.
+ACK_KEEP = timedelta(days=2)
 
 if TYPE_CHECKING:
     from notifier.state.flow import FlowItem
@@ -56,6 +59,8 @@ class OutboxEntry:
     error: str | None = None
     # A moderator notification the burst guard may hold back for a digest.
     flow: FlowItem | None = None
+    # Not to be sent before this time (an InfoLine forward waiting for the hourly cap).
+    not_before: datetime | None = None
 
 
 # Called inside the enqueueing transaction: which entries go to the outbox now.
@@ -94,15 +99,27 @@ async def insert_entries(
         if dialect == "postgresql"
         else db_now(dialect)
     )
-    statement = (
-        insert(outbox)
-        .values(created_at=now, next_attempt_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
-    )
-    # The rows really inserted come back with RETURNING: asyncpg reports no
-    # rowcount (-1) for a batch, and a key already there is skipped.
-    result = await conn.execute(statement.returning(outbox.c.template, outbox.c.state), rows)
-    return [r.template for r in result.all() if r.state == PENDING]
+    queued: list[str] = []
+    # Due at once, except an InfoLine forward waiting for its hourly cap (state.caps).
+    for waiting in (False, True):
+        group = [
+            {**row, "next_attempt_at": naive(e.not_before)} if waiting and e.not_before else row
+            for row, e in zip(rows, entries, strict=True)
+            if (e.not_before is not None) == waiting
+        ]
+        if not group:
+            continue
+        due = {} if waiting else {"next_attempt_at": now}
+        statement = (
+            insert(outbox)
+            .values(created_at=now, updated_at=now, **due)
+            .on_conflict_do_nothing(index_elements=["event_key", "recipient"])
+        )
+        # The rows really inserted come back with RETURNING: asyncpg reports no
+        # rowcount (-1) for a batch, and a key already there is skipped.
+        result = await conn.execute(statement.returning(outbox.c.template, outbox.c.state), group)
+        queued.extend(r.template for r in result.all() if r.state == PENDING)
+    return queued
 
 
 class Outbox(CursorStore, Claims, Bookkeeping, TriageModels):
@@ -186,6 +203,25 @@ class Outbox(CursorStore, Claims, Bookkeeping, TriageModels):
 
         count: int = await self._run(work)
         return count
+
+    async def purge_finished(self, retention: timedelta, now: datetime) -> tuple[int, int]:
+        """Delete sent and dead rows last changed more than ``retention`` ago by the
+        store's clock (NOTIFIER_RETENTION_DAYS), and the acknowledgement counts the
+        caps no longer need.  Returns both counts."""
+
+        async def work(conn: AsyncConnection) -> tuple[int, int]:
+            before = db_now(self._dialect, -retention.total_seconds())
+            rows = await conn.execute(
+                delete(outbox).where(outbox.c.state.in_([SENT, DEAD]), outbox.c.updated_at < before)
+            )
+            # The caps look back a day at most (their rows carry the worker's time).
+            counted = await conn.execute(
+                delete(acks).where(acks.c.created_at < naive(now - min(retention, ACK_KEEP)))
+            )
+            return int(rows.rowcount), int(counted.rowcount)
+
+        counts: tuple[int, int] = await self._run(work)
+        return counts
 
     async def purge_sent(self, before: datetime) -> int:
         """Delete sent rows older than ``before``.  Their keys go too: purge only

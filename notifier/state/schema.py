@@ -83,6 +83,19 @@ service_meta = Table(
 )
 
 
+# Acknowledgements sent, for their caps (state.caps): a token of the mailbox, never
+# the address.  Kept two days: the caps look back a day at most.
+acks = Table(
+    "notifier_acks",
+    metadata,
+    Column("mailbox", String(64), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("domain", String(255), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_notifier_acks_created", "created_at"),
+)
+
+
 workers = Table(
     "notifier_workers",
     metadata,

@@ -3,6 +3,11 @@ and every database error turned into a ``StateError``."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import stat
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
@@ -10,10 +15,43 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notifier.db import create_engine, safe_url
+from notifier.db import create_engine, parse_url, safe_url
 from notifier.errors import StateError
 from notifier.migrations import migrate_url
 from notifier.state.schema import MARKER, STEPS, metadata
+
+log = logging.getLogger(__name__)
+
+
+def protect_sqlite_file(url: str) -> None:
+    """Create the state file 0600 (and tighten an existing one); refuse a directory
+    anyone may write to, where another user could swap the file for their own."""
+    database = parse_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).absolute()
+    directory = path.parent.stat()
+    if directory.st_mode & stat.S_IWOTH:
+        if not directory.st_mode & stat.S_ISVTX:
+            raise StateError(
+                f"state store at {safe_url(url)}: its directory {path.parent} is writable by "
+                "every user; put it in a directory only notifier's user can write"
+            )
+        log.warning(
+            "the state store's directory %s is world-writable (sticky): prefer a private one",
+            path.parent,
+            extra={"action": "state_file_mode"},
+        )
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            name.chmod(0o600)
+            log.warning(
+                "%s was readable by other users; now 0600",
+                name,
+                extra={"action": "state_file_mode"},
+            )
 
 
 class StateStore:
@@ -53,8 +91,11 @@ class StateStore:
         """Create the schema, or upgrade one made by an earlier release (idempotent).
 
         Under a lock (``notifier.migrations``): replicas starting together on an
-        empty store all start.
+        empty store all start.  A SQLite file is created readable by its owner
+        only: it holds commenters' addresses and medical questions.
         """
+        if self._dialect == "sqlite":
+            protect_sqlite_file(self.url)
         try:
             await migrate_url(
                 self.url,

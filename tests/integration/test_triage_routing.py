@@ -78,13 +78,19 @@ async def test_a_threshold_above_every_score_forwards_nothing(
 async def test_the_commenter_is_acknowledged_once_a_day_when_asked_for(
     blog: Blog, smtp: SmtpSink, sqlite_state: str
 ) -> None:
-    await blog.comment(QUESTION, author_name="Linda", author_email="Linda@Example.com")
+    # Published comments: a pending one is never acknowledged (test_abuse).
+    await blog.comment(
+        QUESTION, author_name="Linda", author_email="Linda@Example.com", status="approved"
+    )
     await blog.comment(
         "Should I ask my oncologist about daratumumab for my father?",
         author_name="Linda",
         author_email="linda@example.com",
+        status="approved",
     )
-    await blog.comment(QUESTION, author_name="No address", author_email="linda at home")
+    await blog.comment(
+        QUESTION, author_name="No address", author_email="linda at home", status="approved"
+    )
     spam = await blog.comment(QUESTION, author_email="spam@example.com", status="spam")
     await blog.flag(spam, "medical_question")
     settings = settings_for(smtp, blog.url, sqlite_state, ack_commenter="true")
