@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     # Presentation
     templates_dir: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None
     site_name: str = Field(default="the blog", min_length=1)
+    # What moderators' email may carry: everything, a short excerpt, or only the
+    # post, counts and links (for moderators who read mail at third-party providers).
+    moderator_mail: Literal["full", "excerpt", "minimal"] = "full"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @classmethod

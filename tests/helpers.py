@@ -148,6 +148,16 @@ def to(received: list[Received], address: str) -> list[EmailMessage]:
     return [r.message for r in received if address in r.rcpt_tos]
 
 
+def prose(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces as single spaces: wrapping aside."""
+    return " ".join(text.split())
+
+
+def quoted(text: str) -> str:
+    """The commenter's words in a plain-text part, as prose: the "> " quoting taken off."""
+    return prose(" ".join(line[1:] for line in text.splitlines() if line.startswith(">")))
+
+
 def parts(message: EmailMessage) -> tuple[str, str]:
     """The plain-text and HTML bodies of a multipart/alternative message."""
     assert message.get_content_type() == "multipart/alternative"

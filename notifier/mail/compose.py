@@ -18,12 +18,14 @@ from email.utils import format_datetime, getaddresses, make_msgid
 from notifier.errors import MessageBuildError
 from notifier.mail.addresses import clean_header_text
 from notifier.mail.render import Rendered
+from notifier.mail.threads import ModeratorHeaders
 
 # Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
 # (policy.SMTP alone would send short non-ASCII bodies as 8bit).
 _POLICY = email.policy.SMTP.clone(cte_type="7bit")
 # The headers we write, each exactly once; anything else means an injection.
 _HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
+_MODERATOR_HEADERS = {"x-auto-response-suppress", "list-id", "in-reply-to", "references"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +42,13 @@ def compose(
     reply_to: Address | None,
     now: datetime,
     auto_submitted: bool,
+    moderator: ModeratorHeaders | None = None,
 ) -> Composed:
-    """Build the message, or raise MessageBuildError saying why it cannot be built."""
+    """Build the message, or raise MessageBuildError saying why it cannot be built.
+
+    ``moderator``: the thread and list headers of moderator mail (never given for
+    the InfoLine, whose help desk would suspend or merge such mail).
+    """
     try:
         msg = EmailMessage(policy=_POLICY)
         msg["From"] = sender
@@ -56,6 +63,12 @@ def compose(
             # RFC 3834: stops vacation auto-replies to the service's own mail.  Not set
             # on InfoLine forwards, which helpdesk systems might then drop.
             msg["Auto-Submitted"] = "auto-generated"
+        if moderator is not None:
+            # Exchange's own way of saying "no out-of-office replies to this".
+            msg["X-Auto-Response-Suppress"] = "All"
+            msg["List-Id"] = moderator.list_id
+            msg["In-Reply-To"] = moderator.in_reply_to
+            msg["References"] = " ".join(moderator.references)
         msg.set_content(rendered.text)
         msg.add_alternative(rendered.html, subtype="html")
         data = msg.as_bytes(policy=_POLICY)
@@ -66,11 +79,15 @@ def compose(
         expected.add("reply-to")
     if auto_submitted:
         expected.add("auto-submitted")
-    _verify(data, expected, recipient.addr_spec)
+    if moderator is not None:
+        expected |= _MODERATOR_HEADERS
+    _verify(data, expected, recipient.addr_spec, moderator)
     return Composed(message_id=message_id, data=data)
 
 
-def _verify(data: bytes, expected: set[str], recipient: str) -> None:
+def _verify(
+    data: bytes, expected: set[str], recipient: str, moderator: ModeratorHeaders | None
+) -> None:
     """Check the bytes say what we meant: the header names we wrote, each once.
 
     A defence in depth against injection through the email library itself.
@@ -92,3 +109,7 @@ def _verify(data: bytes, expected: set[str], recipient: str) -> None:
     to_line = next(line[3:] for line in unfolded if line[:3].lower() == b"to:")
     if [addr for _, addr in getaddresses([to_line.decode("ascii", "replace")])] != [recipient]:
         raise MessageBuildError("the built email's To is not its one recipient")
+    if moderator is not None:
+        refs = next(line[11:] for line in unfolded if line[:11].lower() == b"references:")
+        if refs.decode("ascii", "replace").split() != list(moderator.references):
+            raise MessageBuildError("the built email's References are not the thread's")

@@ -76,6 +76,17 @@ def commenter_address(comment: Comment) -> Address | None:
     return display_address(comment.author_name, addr) if addr else None
 
 
+def commenter_reply_to(comment: Comment) -> Address | None:
+    """The InfoLine's Reply-To: the commenter's address alone, with no display name.
+
+    A display name would be the commenter's own words in the header the InfoLine
+    reads as "who this is" ("InfoLine Team", look-alike letters, a bidi
+    override); the body shows the name, labelled as the name they gave.
+    """
+    addr = checked_addr_spec(comment.author_email)
+    return Address(addr_spec=addr) if addr else None
+
+
 def infoline_key(comment: Comment) -> str:
     return f"infoline:{comment.id}"
 
@@ -116,7 +127,7 @@ def _forward(
         recipients.infoline,
         comment,
         flag=flag,
-        reply_to=commenter_address(comment),
+        reply_to=commenter_reply_to(comment),
         forwarded=True,
         forwarded_by=by,
         triage=triage,

@@ -20,6 +20,7 @@ from notifier.flow.items import flow_item
 from notifier.mail.compose import compose
 from notifier.mail.render import Renderer, build_context
 from notifier.mail.route import (
+    COMMENTER_ACK,
     INFOLINE_FORWARD,
     Notification,
     Recipients,
@@ -27,6 +28,7 @@ from notifier.mail.route import (
     route_flag,
     route_hold,
 )
+from notifier.mail.threads import Threading
 from notifier.models import Comment, Flag
 from notifier.poll.detect import Cursor, advance
 from notifier.poll.holds import HoldWatcher
@@ -85,6 +87,11 @@ class Poller:
             window=timedelta(seconds=settings.digest_window),
             daily={d.address: d for d in settings.digest_only},
             remind=settings.remind_after > 0,
+        )
+        self._threading = Threading(
+            site_name=settings.site_name,
+            site_url=settings.site_url,
+            domain=(settings.mail_from.domain or "notifier.invalid").lower(),
         )
         self._recipients = Recipients(
             moderators=tuple(settings.moderators),
@@ -255,8 +262,15 @@ class Poller:
         """Render and compose one notification; a failure becomes a dead letter, not a crash."""
         recipient = note.recipient.addr_spec
         try:
-            context = build_context(note, site_name=self._s.site_name, pending_count=pending)
+            context = build_context(
+                note,
+                site_name=self._s.site_name,
+                pending_count=pending,
+                site_url=self._s.site_url,
+                moderator_mail=self._s.moderator_mail,
+            )
             rendered = self._renderer.render(note.template, context)
+            to_moderator = note.template not in (INFOLINE_FORWARD, COMMENTER_ACK)
             composed = compose(
                 rendered,
                 sender=self._s.mail_from,
@@ -264,6 +278,11 @@ class Poller:
                 reply_to=note.reply_to,
                 now=now,
                 auto_submitted=note.template != INFOLINE_FORWARD,
+                moderator=(
+                    self._threading.for_post(note.comment.post.id, note.comment.parent_id)
+                    if to_moderator
+                    else None
+                ),
             )
         except (TemplateError, MessageBuildError) as exc:
             return OutboxEntry(

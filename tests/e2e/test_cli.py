@@ -118,7 +118,7 @@ async def test_preview_renders_a_template_with_sample_data() -> None:
     code, out, err = await notifier("preview", "infoline_forward", env={})
     assert code == 0, err
     assert out.startswith("Subject: [the blog] Question from")
-    assert "Replying to this email answers" in out
+    assert "Reply to this email to answer privately" in " ".join(out.split())
     code, _, err = await notifier("preview", "no_such_template", env={})
     assert code == 1 and "unknown template" in err
 
