@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.policy
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
@@ -20,9 +21,29 @@ from notifier.mail.addresses import clean_header_text
 from notifier.mail.render import Rendered
 from notifier.mail.threads import ModeratorHeaders
 
+
 # Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
 # (policy.SMTP alone would send short non-ASCII bodies as 8bit).
-_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+class _SmtpPolicy(email.policy.EmailPolicy):
+    """policy.SMTP, but a non-ASCII Subject is folded as whole encoded words.
+
+    Python's own folder (before the fix for CPython gh-144156) may put the space
+    between two encoded words outside them, where RFC 2047 says a reader must
+    drop it: "Ann — “Is dex…”" arrived as "Ann —“Is dex…”".  email.header.Header
+    encodes the whole subject, spaces inside the encoded words, so none is lost.
+    """
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        text = str(value)
+        if name.lower() != "subject" or text.isascii():
+            return super().fold_binary(name, value)
+        encoded = Header(text, "utf-8", header_name=name).encode(
+            linesep=self.linesep, maxlinelen=self.max_line_length
+        )
+        return f"{name}: {encoded}{self.linesep}".encode("ascii")
+
+
+_POLICY = _SmtpPolicy(linesep="\r\n", cte_type="7bit")
 # The headers we write, each exactly once; anything else means an injection.
 _HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 _MODERATOR_HEADERS = {"x-auto-response-suppress", "list-id", "in-reply-to", "references"}
