@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from notifier.errors import MessageBuildError, TemplateError
 from notifier.flow.items import flow_item
 from notifier.mail.compose import compose
+from notifier.mail.links import site_link
 from notifier.mail.render import Renderer, build_context
 from notifier.mail.route import (
     COMMENTER_ACK,
@@ -256,7 +257,18 @@ class Poller:
             if self._s.triage != "off" and not item.is_junk:
                 verdict = triage(item.body, item.author_name, threshold=self._s.triage_threshold)
             notes = route_comment(item, self._recipients, triage=verdict, today=today)
+        self._note_foreign_link(item if isinstance(item, Comment) else item.comment, notes)
         return [self._entry(note, pending, now) for note in notes]
+
+    def _note_foreign_link(self, comment: Comment, notes: list[Notification]) -> None:
+        """Say so when a post's URL leads off the site: its emails show the title only."""
+        url = comment.post.url
+        if notes and self._s.site_url and url and site_link(url, self._s.site_url) is None:
+            log.warning(
+                "post %s: its URL is not on NOTIFIER_SITE_URL's host; shown without a link",
+                comment.post.id,
+                extra={"action": "link_refused", "post": comment.post.id},
+            )
 
     def _entry(self, note: Notification, pending: int | None, now: datetime) -> OutboxEntry:
         """Render and compose one notification; a failure becomes a dead letter, not a crash."""

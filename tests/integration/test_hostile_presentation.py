@@ -122,7 +122,7 @@ async def test_a_body_imitating_the_template_stays_inside_the_quote(
     ],
 )
 async def test_a_post_url_on_another_host_is_not_a_link(
-    sqlite_blog: Blog, smtp: SmtpSink, sqlite_state: str, url: str
+    sqlite_blog: Blog, smtp: SmtpSink, sqlite_state: str, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     post = await sqlite_blog.post("Treatment news", url)
     comment = await sqlite_blog.comment("Is this for me?", post_id=post)
@@ -135,6 +135,8 @@ async def test_a_post_url_on_another_host_is_not_a_link(
         assert "Treatment news" in text and "Treatment news" in html
         assert "evil.example" not in text + html and ":8443" not in text + html
         assert "href" not in html.split("Treatment news")[0][-200:]
+    refused = [r for r in caplog.records if getattr(r, "action", "") == "link_refused"]
+    assert len(refused) == 2  # the comment and its flag, each said once
 
 
 async def test_a_post_url_on_the_site_is_a_link_and_without_a_site_nothing_is(
