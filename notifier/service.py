@@ -116,7 +116,7 @@ class Service:
                 "NOTIFIER_INFOLINE_ADDRESS is not set: medical questions are NOT forwarded",
                 extra={"action": "config"},
             )
-        if self.settings.site_url is None:
+        if self.settings.link_site_url is None:
             log.warning(
                 "NOTIFIER_SITE_URL is not set: emails carry no links to posts or moderation",
                 extra={"action": "config"},

@@ -212,6 +212,13 @@ class Settings(BaseSettings):
         return value.upper() if isinstance(value, str) else value
 
     @property
+    def link_site_url(self) -> str | None:
+        """The site emails may link to: NOTIFIER_SITE_URL, else the REST source's site."""
+        if self.site_url is None and self.source_kind == "wordpress-rest":
+            return self.source_url
+        return self.site_url
+
+    @property
     def forwarding_enabled(self) -> bool:
         return self.infoline_address is not None
 

@@ -91,7 +91,7 @@ class Poller:
         )
         self._threading = Threading(
             site_name=settings.site_name,
-            site_url=settings.site_url,
+            site_url=settings.link_site_url,
             domain=(settings.mail_from.domain or "notifier.invalid").lower(),
         )
         self._recipients = Recipients(
@@ -263,7 +263,8 @@ class Poller:
     def _note_foreign_link(self, comment: Comment, notes: list[Notification]) -> None:
         """Say so when a post's URL leads off the site: its emails show the title only."""
         url = comment.post.url
-        if notes and self._s.site_url and url and site_link(url, self._s.site_url) is None:
+        site = self._s.link_site_url
+        if notes and site and url and site_link(url, site) is None:
             log.warning(
                 "post %s: its URL is not on NOTIFIER_SITE_URL's host; shown without a link",
                 comment.post.id,
@@ -278,7 +279,7 @@ class Poller:
                 note,
                 site_name=self._s.site_name,
                 pending_count=pending,
-                site_url=self._s.site_url,
+                site_url=self._s.link_site_url,
                 moderator_mail=self._s.moderator_mail,
             )
             rendered = self._renderer.render(note.template, context)
