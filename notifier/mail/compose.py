@@ -11,42 +11,21 @@ from __future__ import annotations
 import email.policy
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid
 
 from notifier.errors import MessageBuildError
 from notifier.mail.addresses import clean_header_text
+from notifier.mail.folding import SMTP_7BIT
 from notifier.mail.render import Rendered
-from notifier.mail.threads import ModeratorHeaders
-
+from notifier.mail.threads import MODERATOR_HEADER_NAMES, ModeratorHeaders, verify_thread
 
 # Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
 # (policy.SMTP alone would send short non-ASCII bodies as 8bit).
-class _SmtpPolicy(email.policy.EmailPolicy):
-    """policy.SMTP, but a non-ASCII Subject is folded as whole encoded words.
-
-    Python's own folder (before the fix for CPython gh-144156) may put the space
-    between two encoded words outside them, where RFC 2047 says a reader must
-    drop it: "Ann — “Is dex…”" arrived as "Ann —“Is dex…”".  email.header.Header
-    encodes the whole subject, spaces inside the encoded words, so none is lost.
-    """
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        text = str(value)
-        if name.lower() != "subject" or text.isascii():
-            return super().fold_binary(name, value)
-        encoded = Header(text, "utf-8", header_name=name).encode(
-            linesep=self.linesep, maxlinelen=self.max_line_length
-        )
-        return f"{name}: {encoded}{self.linesep}".encode("ascii")
-
-
-_POLICY = _SmtpPolicy(linesep="\r\n", cte_type="7bit")
+_POLICY: email.policy.EmailPolicy = SMTP_7BIT
 # The headers we write, each exactly once; anything else means an injection.
 _HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
-_MODERATOR_HEADERS = {"x-auto-response-suppress", "list-id", "in-reply-to", "references"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,20 +74,18 @@ def compose(
         data = msg.as_bytes(policy=_POLICY)
     except (ValueError, TypeError, UnicodeError, IndexError) as exc:
         raise MessageBuildError(f"cannot build the email: {type(exc).__name__}: {exc}") from exc
-    expected = set(_HEADERS)
+    if moderator is not None:
+        verify_thread(data, moderator)
+    expected = set(_HEADERS) | (MODERATOR_HEADER_NAMES if moderator is not None else set())
     if reply_to is not None:
         expected.add("reply-to")
     if auto_submitted:
         expected.add("auto-submitted")
-    if moderator is not None:
-        expected |= _MODERATOR_HEADERS
-    _verify(data, expected, recipient.addr_spec, moderator)
+    _verify(data, expected, recipient.addr_spec)
     return Composed(message_id=message_id, data=data)
 
 
-def _verify(
-    data: bytes, expected: set[str], recipient: str, moderator: ModeratorHeaders | None
-) -> None:
+def _verify(data: bytes, expected: set[str], recipient: str) -> None:
     """Check the bytes say what we meant: the header names we wrote, each once.
 
     A defence in depth against injection through the email library itself.
@@ -130,7 +107,3 @@ def _verify(
     to_line = next(line[3:] for line in unfolded if line[:3].lower() == b"to:")
     if [addr for _, addr in getaddresses([to_line.decode("ascii", "replace")])] != [recipient]:
         raise MessageBuildError("the built email's To is not its one recipient")
-    if moderator is not None:
-        refs = next(line[11:] for line in unfolded if line[:11].lower() == b"references:")
-        if refs.decode("ascii", "replace").split() != list(moderator.references):
-            raise MessageBuildError("the built email's References are not the thread's")

@@ -24,9 +24,14 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from notifier.errors import MessageBuildError
 from notifier.mail.clean import clean_line
 from notifier.mail.links import site_host
 
+# What compose adds to moderator mail, and its post-build check accepts.
+MODERATOR_HEADER_NAMES = frozenset(
+    {"x-auto-response-suppress", "list-id", "in-reply-to", "references"}
+)
 # RFC 2919 wants the list id to be a dot-atom under a domain we control.
 _DOT_ATOM = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
@@ -78,3 +83,12 @@ class Threading:
         if parent_id is not None:
             refs.append(self.comment_ref(parent_id))
         return ModeratorHeaders(list_id=self.list_id, references=tuple(refs))
+
+
+def verify_thread(data: bytes, headers: ModeratorHeaders) -> None:
+    """Check the built message's References are exactly the thread's, as a reader unfolds them."""
+    head = data.partition(b"\r\n\r\n")[0]
+    unfolded = head.replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ").split(b"\r\n")
+    found = [line[11:] for line in unfolded if line[:11].lower() == b"references:"]
+    if [f.decode("ascii", "replace").split() for f in found] != [list(headers.references)]:
+        raise MessageBuildError("the built email's References are not the thread's: not sent")
