@@ -71,20 +71,15 @@ class Notification:
 
 
 def commenter_address(comment: Comment) -> Address | None:
-    """The commenter as a Reply-To address, or None when what they typed is not an address."""
-    addr = checked_addr_spec(comment.author_email)
-    return display_address(comment.author_name, addr) if addr else None
+    """The commenter as a Reply-To address, or None when what they typed is not an address.
 
-
-def commenter_reply_to(comment: Comment) -> Address | None:
-    """The InfoLine's Reply-To: the commenter's address alone, with no display name.
-
-    A display name would be the commenter's own words in the header the InfoLine
-    reads as "who this is" ("InfoLine Team", look-alike letters, a bidi
-    override); the body shows the name, labelled as the name they gave.
+    The address alone, with no display name: a name would put the commenter's own
+    words where a mail client shows who a message is from ("InfoLine Team",
+    look-alike letters, a bidi override).  The body shows the name, labelled as
+    the name they gave.
     """
     addr = checked_addr_spec(comment.author_email)
-    return Address(addr_spec=addr) if addr else None
+    return display_address("", addr) if addr else None
 
 
 def infoline_key(comment: Comment) -> str:
@@ -127,7 +122,7 @@ def _forward(
         recipients.infoline,
         comment,
         flag=flag,
-        reply_to=commenter_reply_to(comment),
+        reply_to=commenter_address(comment),
         forwarded=True,
         forwarded_by=by,
         triage=triage,
