@@ -26,8 +26,8 @@ from notifier.mail.route import (
     commenter_address,
 )
 from notifier.models import Comment, Flag, Post
-from notifier.state.flow import QueuedItem
 from notifier.sources.wordpress_mapping import moderation_links
+from notifier.state.flow import QueuedItem
 from notifier.triage import triage
 
 SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -115,7 +115,7 @@ def sample_items(site_name: str) -> list[QueuedItem]:
     items = []
     for number, template in enumerate((NEW_COMMENT, FLAGGED_COMMENT), start=1):
         note = sample_notification(template)
-        flow = flow_item(note, site_name=site_name)
+        flow = flow_item(note, site_name=site_name, site_url=SAMPLE_SITE_URL)
         assert flow is not None
         at = SAMPLE_TIME + timedelta(minutes=number)
         items.append(

@@ -19,7 +19,7 @@ from notifier.errors import MessageBuildError
 from notifier.mail.addresses import clean_header_text
 from notifier.mail.folding import SMTP_7BIT
 from notifier.mail.render import Rendered
-from notifier.mail.threads import MODERATOR_HEADER_NAMES, ModeratorHeaders, verify_thread
+from notifier.mail.threads import ModeratorHeaders, verify_thread
 
 # Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
 # (policy.SMTP alone would send short non-ASCII bodies as 8bit).
@@ -67,8 +67,9 @@ def compose(
             # Exchange's own way of saying "no out-of-office replies to this".
             msg["X-Auto-Response-Suppress"] = "All"
             msg["List-Id"] = moderator.list_id
-            msg["In-Reply-To"] = moderator.in_reply_to
-            msg["References"] = " ".join(moderator.references)
+            if moderator.references:
+                msg["In-Reply-To"] = moderator.in_reply_to
+                msg["References"] = " ".join(moderator.references)
         msg.set_content(rendered.text)
         msg.add_alternative(rendered.html, subtype="html")
         data = msg.as_bytes(policy=_POLICY)
@@ -76,7 +77,7 @@ def compose(
         raise MessageBuildError(f"cannot build the email: {type(exc).__name__}: {exc}") from exc
     if moderator is not None:
         verify_thread(data, moderator)
-    expected = set(_HEADERS) | (MODERATOR_HEADER_NAMES if moderator is not None else set())
+    expected = set(_HEADERS) | (moderator.header_names if moderator is not None else set())
     if reply_to is not None:
         expected.add("reply-to")
     if auto_submitted:

@@ -23,15 +23,18 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from notifier.errors import MessageBuildError
 from notifier.mail.clean import clean_line
 from notifier.mail.links import site_host
 
+if TYPE_CHECKING:
+    from notifier.settings import Settings
+
 # What compose adds to moderator mail, and its post-build check accepts.
-MODERATOR_HEADER_NAMES = frozenset(
-    {"x-auto-response-suppress", "list-id", "in-reply-to", "references"}
-)
+MACHINE_HEADER_NAMES = frozenset({"x-auto-response-suppress", "list-id"})
+MODERATOR_HEADER_NAMES = MACHINE_HEADER_NAMES | {"in-reply-to", "references"}
 # RFC 2919 wants the list id to be a dot-atom under a domain we control.
 _DOT_ATOM = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
@@ -41,11 +44,17 @@ class ModeratorHeaders:
     """What compose adds to a moderator email on top of the usual headers."""
 
     list_id: str
-    references: tuple[str, ...]
+    # Empty for mail about many posts at once (digests, reminders): no thread.
+    references: tuple[str, ...] = ()
 
     @property
     def in_reply_to(self) -> str:
         return self.references[-1]
+
+    @property
+    def header_names(self) -> frozenset[str]:
+        """The headers compose adds for these, as its post-build check expects them."""
+        return MODERATOR_HEADER_NAMES if self.references else MACHINE_HEADER_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,19 @@ class Threading:
         phrase = re.sub(r'[<>"\\()]', "", clean_line(self.site_name, 60)).strip()
         return f"{phrase} moderation <{label}>" if phrase else f"<{label}>"
 
+    @classmethod
+    def of(cls, settings: Settings) -> Threading:
+        """The threading of the configured site, mailing from our sender's domain."""
+        return cls(
+            site_name=settings.site_name,
+            site_url=settings.link_site_url,
+            domain=(settings.mail_from.domain or "notifier.invalid").lower(),
+        )
+
+    def machine(self) -> ModeratorHeaders:
+        """Moderator mail about no single post (a digest, a reminder): no thread."""
+        return ModeratorHeaders(list_id=self.list_id)
+
     def for_post(self, post_id: int, parent_id: int | None = None) -> ModeratorHeaders:
         refs = [self.post_root(post_id)]
         if parent_id is not None:
@@ -90,5 +112,6 @@ def verify_thread(data: bytes, headers: ModeratorHeaders) -> None:
     head = data.partition(b"\r\n\r\n")[0]
     unfolded = head.replace(b"\r\n ", b" ").replace(b"\r\n\t", b" ").split(b"\r\n")
     found = [line[11:] for line in unfolded if line[:11].lower() == b"references:"]
-    if [f.decode("ascii", "replace").split() for f in found] != [list(headers.references)]:
+    wanted = [list(headers.references)] if headers.references else []
+    if [f.decode("ascii", "replace").split() for f in found] != wanted:
         raise MessageBuildError("the built email's References are not the thread's: not sent")

@@ -89,11 +89,7 @@ class Poller:
             daily={d.address: d for d in settings.digest_only},
             remind=settings.remind_after > 0,
         )
-        self._threading = Threading(
-            site_name=settings.site_name,
-            site_url=settings.link_site_url,
-            domain=(settings.mail_from.domain or "notifier.invalid").lower(),
-        )
+        self._threading = Threading.of(settings)
         self._recipients = Recipients(
             moderators=tuple(settings.moderators),
             infoline=settings.infoline_address,
@@ -308,5 +304,10 @@ class Poller:
             note.comment.id,
             composed.message_id,
             composed.data,
-            flow=flow_item(note, site_name=self._s.site_name),
+            flow=flow_item(
+                note,
+                site_name=self._s.site_name,
+                site_url=self._s.link_site_url,
+                moderator_mail=self._s.moderator_mail,
+            ),
         )

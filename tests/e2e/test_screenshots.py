@@ -39,6 +39,17 @@ def hostile(context: dict[str, Any]) -> dict[str, Any]:
     """The sample context with every field as long and unbreakable as a commenter can make it."""
     context = copy.deepcopy(context)
     word = "Supercalifragilistic" * 12
+    for item in context.get("items", []):  # digests and reminders list many
+        item["comment"].update(
+            author_name="N" * 100,
+            author_email="a.very.long.local.part.indeed" * 3 + "@example.org",
+            excerpt=f"{word}\nhttps://blog.example.org/{'x' * 300}",
+        )
+        item["post"].update(title=word[:200], url="https://blog.example.org/" + "p" * 300)
+        if item.get("flag"):
+            item["flag"].update(note=word, flagged_by="F" * 100)
+    if "comment" not in context:
+        return context
     context["comment"].update(
         author_name="N" * 100,
         author_email="a.very.long.local.part.indeed" * 3 + "@example.org",
