@@ -36,3 +36,40 @@ def test_text_parts_keep_blocks_apart_and_lines_short(name: str) -> None:
     if name != "infoline_forward":
         assert next(i for i, line in enumerate(lines) if line.startswith("Approve:")) < quote
         assert "FORWARDED TO THE INFOLINE" in text.split("Name given:", 1)[0]
+
+
+def test_a_minimal_digest_carries_no_name_address_or_text() -> None:
+    from datetime import UTC, datetime
+
+    from notifier.demo.samples import SAMPLE_SITE_URL, sample_notification
+    from notifier.flow.digest import digest_context
+    from notifier.flow.items import flow_item
+    from notifier.state.flow import QueuedItem
+
+    items = []
+    for number, template in enumerate(("new_comment", "flagged_comment"), start=1):
+        note = sample_notification(template)
+        flow = flow_item(note, site_name="Blog", site_url=SAMPLE_SITE_URL, moderator_mail="minimal")
+        assert flow is not None
+        at = datetime(2026, 11, 2, 9, number, tzinfo=UTC)
+        items.append(QueuedItem(number, note.event_key, 1, "pending", flow.item, at))
+    context = digest_context(
+        "Blog",
+        items,
+        left_out=0,
+        checked=True,
+        part=1,
+        parts=1,
+        daily=None,
+        pending_count=2,
+        now=datetime(2026, 11, 2, 9, 10, tzinfo=UTC),
+    )
+    rendered = Renderer().render("digest", context)
+    seen = rendered.subject + rendered.text + rendered.html
+    secrets = ("Helen", "helen.m@example.com", "diagnosed", "Specific treatment", "moderator:jo")
+    for secret in secrets:
+        assert secret not in seen, secret
+    assert "None" not in rendered.text and "None" not in rendered.html
+    assert "What's new in treatment" in rendered.text
+    assert "does not send the comment's text" in rendered.text
+    assert f"{SAMPLE_SITE_URL}/wp-admin/comment.php?action=approve" in rendered.text
