@@ -71,7 +71,9 @@ def compose(
                 msg["In-Reply-To"] = moderator.in_reply_to
                 msg["References"] = " ".join(moderator.references)
         msg.set_content(rendered.text)
-        msg.add_alternative(rendered.html, subtype="html")
+        # base64: the styled HTML has long lines, and quoted-printable encoding it in
+        # Python costs more than rendering it (a poll renders hundreds at once).
+        msg.add_alternative(rendered.html, subtype="html", cte="base64")
         data = msg.as_bytes(policy=_POLICY)
     except (ValueError, TypeError, UnicodeError, IndexError) as exc:
         raise MessageBuildError(f"cannot build the email: {type(exc).__name__}: {exc}") from exc
