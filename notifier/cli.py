@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from notifier import __version__
@@ -31,7 +32,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("run", help="the service: poll and deliver on a schedule until SIGTERM/SIGINT")
     sub.add_parser("once", help="one poll and one delivery pass; 0 only if nothing is left")
-    sub.add_parser("demo", help="the whole job on sample data with an in-process SMTP sink")
+    demo = sub.add_parser("demo", help="the whole job on sample data with an in-process SMTP sink")
+    demo.add_argument(
+        "--mail-dir",
+        type=Path,
+        metavar="DIR",
+        help="write each received message there as a .eml file (default: a new temporary folder)",
+    )
     sub.add_parser("check", help="validate settings and templates, reach every server")
     sub.add_parser("init-source", help="create the native schema at NOTIFIER_SOURCE_URL")
     preview = sub.add_parser("preview", help="render a template with sample data")
@@ -85,7 +92,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             configure("WARNING")
             from notifier.demo.run import run_demo
 
-            return asyncio.run(run_demo(sys.stdout))
+            return asyncio.run(run_demo(sys.stdout, args.mail_dir))
         mail_required = args.command not in ("init-source", "preview", "triage")
         if gathered.problems:
             # Reported with whatever else is wrong, in one message.

@@ -32,6 +32,8 @@ async def check(settings: Settings, out: TextIO) -> int:
         out.write(
             "warn  NOTIFIER_INFOLINE_ADDRESS is not set: medical questions are not forwarded\n"
         )
+    if settings.link_site_url is None:
+        out.write("warn  NOTIFIER_SITE_URL is not set: emails carry no links\n")
     template_problems = Renderer(settings.templates_dir).check(sample_contexts(settings.site_name))
     report(not template_problems, "templates: " + ("; ".join(template_problems) or "all render"))
 

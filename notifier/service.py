@@ -122,6 +122,16 @@ class Service:
                 "NOTIFIER_INFOLINE_ADDRESS is not set: medical questions are NOT forwarded",
                 extra={"action": "config"},
             )
+        if self.settings.link_site_url is None:
+            log.warning(
+                "NOTIFIER_SITE_URL is not set: emails carry no links to posts or moderation",
+                extra={"action": "config"},
+            )
+        log.info(
+            "moderators' mail: %s (NOTIFIER_MODERATOR_MAIL)",
+            self.settings.moderator_mail,
+            extra={"action": "config", "moderator_mail": self.settings.moderator_mail},
+        )
         await self.outbox.create()
         await self.outbox.forget_workers()
         # The first heartbeat before the first claim: a worker killed from here

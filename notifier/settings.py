@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     # Presentation
     templates_dir: Annotated[Path | None, BeforeValidator(_blank_is_none)] = None
     site_name: str = Field(default="the blog", min_length=1)
+    # What moderators' email may carry: everything, a short excerpt, or only the
+    # post, counts and links (for moderators who read mail at third-party providers).
+    moderator_mail: Literal["full", "excerpt", "minimal"] = "full"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -238,6 +241,13 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         return value.upper() if info.field_name == "log_level" else value.lower()
+
+    @property
+    def link_site_url(self) -> str | None:
+        """The site emails may link to: NOTIFIER_SITE_URL, else the REST source's site."""
+        if self.site_url is None and self.source_kind == "wordpress-rest":
+            return self.source_url
+        return self.site_url
 
     @property
     def forwarding_enabled(self) -> bool:

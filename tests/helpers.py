@@ -101,9 +101,11 @@ class Blog:
         status: str = "pending",
         id: int | None = None,
         post_id: int | None = None,
+        parent_id: int | None = None,
     ) -> int:
         values: dict[str, Any] = {
             "post_id": post_id or self.post_id,
+            "parent_id": parent_id,
             "author_name": author_name,
             "author_email": author_email,
             "body": body,
@@ -146,6 +148,25 @@ async def set_status_in(engine: Any, comment_id: int, status: str) -> None:
 def to(received: list[Received], address: str) -> list[EmailMessage]:
     """The messages whose envelope named ``address``."""
     return [r.message for r in received if address in r.rcpt_tos]
+
+
+def prose(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces as single spaces: wrapping aside."""
+    return " ".join(text.split())
+
+
+def quoted(text: str) -> str:
+    """The commenter's words in a plain-text part, as prose: the "> " quoting taken off."""
+    return prose(" ".join(line[1:] for line in text.splitlines() if line.startswith(">")))
+
+
+def readable(message: EmailMessage) -> str:
+    """Everything a reader could see in ``message``: decoded headers and every part's text."""
+    seen = [f"{name}: {value}" for name, value in message.items()]
+    for part in message.walk():
+        if not part.is_multipart():
+            seen.append(str(part.get_content()))  # type: ignore[attr-defined]
+    return "\n".join(seen)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:

@@ -7,6 +7,8 @@ the same code as ``notifier once``; then what each mailbox received.
 
 from __future__ import annotations
 
+import os
+import re
 import tempfile
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -18,11 +20,20 @@ from sqlalchemy import insert
 from notifier.db import create_engine
 from notifier.demo.samples import demo_data
 from notifier.demo.sink import Received, SmtpSink
+from notifier.errors import NotifierError
 from notifier.service import run_once
 from notifier.settings import load_settings
 from notifier.sources.native import comment_flags, comments, create_schema, posts
 
+_SLUG = re.compile(r"[^a-z0-9]+")
+
 MODERATORS = "moderators@blog.example.org"
+
+
+class DemoError(NotifierError):
+    """The demo cannot run as asked."""
+
+
 INFOLINE = "infoline@charity.example.org"
 
 
@@ -62,6 +73,21 @@ async def seed_store(url: str) -> None:
         await engine.dispose()
 
 
+def save_messages(received: list[Received], folder: Path) -> list[Path]:
+    """Each message, exactly as the server received it, as ``NN-mailbox-subject.eml``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, message in enumerate(received, 1):
+        box = message.rcpt_tos[0].partition("@")[0] if message.rcpt_tos else "unknown"
+        # What tells the messages apart: the subject after its site and post.
+        subject = str(message.message["Subject"] or "").rsplit("·", 1)[-1].split("]", 1)[-1]
+        label = _SLUG.sub("-", subject.lower()).strip("-")[:48].rstrip("-")
+        path = folder / f"{index:02d}-{box}-{label}.eml"
+        path.write_bytes(message.data)
+        paths.append(path)
+    return paths
+
+
 def print_mailboxes(received: list[Received], out: TextIO) -> None:
     """Per mailbox: the subject, sender and recipients of what arrived."""
     boxes: dict[str, list[Received]] = defaultdict(list)
@@ -79,7 +105,18 @@ def print_mailboxes(received: list[Received], out: TextIO) -> None:
     out.write(f"\n{len(received)} message(s) delivered to the demo's SMTP sink.\n")
 
 
-async def run_demo(out: TextIO) -> int:
+def mail_folder(requested: Path | None) -> Path:
+    """Where the .eml files go: ``requested`` (new or empty), else a new temporary folder."""
+    if requested is None:
+        return Path(tempfile.mkdtemp(prefix="notifier-demo-mail-"))
+    if requested.exists() and (not requested.is_dir() or any(requested.iterdir())):
+        raise DemoError(f"--mail-dir {requested}: not an empty folder; name a new one")
+    return requested
+
+
+async def run_demo(out: TextIO, mail_dir: Path | None = None) -> int:
+    """The demo; the messages are written as .eml files to ``mail_dir``, named at the end."""
+    eml_folder = mail_folder(mail_dir)
     with tempfile.TemporaryDirectory(prefix="notifier-demo-") as folder:
         store = f"sqlite:///{Path(folder) / 'comments.db'}"
         await seed_store(store)
@@ -97,6 +134,7 @@ async def run_demo(out: TextIO) -> int:
                     "NOTIFIER_MODERATORS": MODERATORS,
                     "NOTIFIER_INFOLINE_ADDRESS": INFOLINE,
                     "NOTIFIER_SITE_NAME": "Myeloma Blog",
+                    "NOTIFIER_SITE_URL": "https://blog.example.org",
                 }
             )
             out.write(
@@ -115,4 +153,9 @@ async def run_demo(out: TextIO) -> int:
             f"the rest in one digest {settings.digest_window / 60:g} minutes later "
             "(simulated); the InfoLine gets every question on its own.\n"
         )
+    saved = save_messages(sink.received, eml_folder)
+    out.write(
+        f"{len(saved)} message(s) written as .eml files to {eml_folder}{os.sep}\n"
+        "  open them with a mail client, e.g. thunderbird or: xdg-open FILE.eml\n"
+    )
     return status

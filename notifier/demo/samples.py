@@ -26,10 +26,13 @@ from notifier.mail.route import (
     commenter_address,
 )
 from notifier.models import Comment, Flag, Post
+from notifier.sources.wordpress_mapping import moderation_links
 from notifier.state.flow import QueuedItem
 from notifier.triage import triage
 
 SAMPLE_TIME = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+# The sample posts' site: previews show the links a WordPress site would get.
+SAMPLE_SITE_URL = "https://blog.example.org"
 
 
 @cache
@@ -54,6 +57,7 @@ def sample_comment(index: int = 0) -> Comment:
         body=raw["body"],
         status=raw["status"],
         created_at=SAMPLE_TIME + timedelta(minutes=index),
+        moderation_links=moderation_links(SAMPLE_SITE_URL, index + 1),
     )
 
 
@@ -111,7 +115,7 @@ def sample_items(site_name: str) -> list[QueuedItem]:
     items = []
     for number, template in enumerate((NEW_COMMENT, FLAGGED_COMMENT), start=1):
         note = sample_notification(template)
-        flow = flow_item(note, site_name=site_name)
+        flow = flow_item(note, site_name=site_name, site_url=SAMPLE_SITE_URL)
         assert flow is not None
         at = SAMPLE_TIME + timedelta(minutes=number)
         items.append(
@@ -123,7 +127,12 @@ def sample_items(site_name: str) -> list[QueuedItem]:
 def sample_contexts(site_name: str) -> dict[str, dict[str, Any]]:
     """Template contexts for every shipped template name."""
     contexts = {
-        name: build_context(sample_notification(name), site_name=site_name, pending_count=3)
+        name: build_context(
+            sample_notification(name),
+            site_name=site_name,
+            pending_count=3,
+            site_url=SAMPLE_SITE_URL,
+        )
         for name in (NEW_COMMENT, FLAGGED_COMMENT, INFOLINE_FORWARD, COMMENTER_ACK)
     }
     items = sample_items(site_name)

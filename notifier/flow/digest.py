@@ -24,6 +24,7 @@ from notifier.flow.schedule import DailyDigest, next_daily
 from notifier.mail.compose import compose
 from notifier.mail.render import Renderer
 from notifier.mail.route import DIGEST
+from notifier.mail.threads import Threading
 from notifier.poll.holds import StatusSource
 from notifier.settings import Settings
 from notifier.state.flow import LEFT_OUT, FlowStore, QueuedItem
@@ -251,6 +252,7 @@ def _entry(
             reply_to=None,
             now=now,
             auto_submitted=True,
+            moderator=Threading.of(settings).machine(),
         )
     except (TemplateError, MessageBuildError) as exc:
         return OutboxEntry(key, moderator, DIGEST, None, None, None, str(exc))

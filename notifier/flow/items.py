@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from notifier.mail.render import build_context
+from notifier.mail.render import ModeratorMail, build_context
 from notifier.mail.route import FLAGGED_COMMENT, NEW_COMMENT, Notification
 from notifier.models import CommentStatus, FlagReason
 from notifier.state.flow import FlowItem
@@ -27,14 +27,30 @@ def kind_of(event_key: str) -> str:
     return event_key.split(":", 1)[0]
 
 
-def flow_item(note: Notification, *, site_name: str) -> FlowItem | None:
-    """The digest/reminder view of ``note``, or None if it is never digested (InfoLine...)."""
+def flow_item(
+    note: Notification,
+    *,
+    site_name: str,
+    site_url: str | None = None,
+    moderator_mail: ModeratorMail = "full",
+) -> FlowItem | None:
+    """The digest/reminder view of ``note``, or None if it is never digested (InfoLine...).
+
+    The same context as the single email's: links only to the site, and only what
+    NOTIFIER_MODERATOR_MAIL lets moderators' mail carry.
+    """
     if note.template not in DIGESTIBLE:
         return None
-    context = build_context(note, site_name=site_name, pending_count=None)
+    context = build_context(
+        note,
+        site_name=site_name,
+        pending_count=None,
+        site_url=site_url,
+        moderator_mail=moderator_mail,
+    )
     comment = context["comment"]
     body = comment["body"]
-    cut = body[:ITEM_EXCERPT].rstrip()
+    cut = None if body is None else body[:ITEM_EXCERPT].rstrip()
     item = {
         "kind": kind_of(note.event_key),
         "comment": {
@@ -44,7 +60,7 @@ def flow_item(note: Notification, *, site_name: str) -> FlowItem | None:
             "status": comment["status"],
             "created_at": note.comment.created_at.isoformat(),
             "excerpt": cut,
-            "excerpt_truncated": len(cut) < comment["body_length"],
+            "excerpt_truncated": cut is not None and len(cut) < comment["body_length"],
         },
         "post": context["post"],
         "links": context["links"],

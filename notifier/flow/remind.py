@@ -24,6 +24,7 @@ from notifier.flow.items import counts, item_context, still_open
 from notifier.mail.compose import compose
 from notifier.mail.render import Renderer
 from notifier.mail.route import REMINDER
+from notifier.mail.threads import Threading
 from notifier.poll.holds import StatusSource
 from notifier.settings import Settings
 from notifier.state.flow import FlowStore, QueuedItem
@@ -123,6 +124,7 @@ async def run_reminders(
                     reply_to=None,
                     now=now,
                     auto_submitted=True,
+                    moderator=Threading.of(settings).machine(),
                 )
                 entries.append(
                     OutboxEntry(

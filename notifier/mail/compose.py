@@ -22,11 +22,13 @@ from typing import Any
 
 from notifier.errors import MessageBuildError
 from notifier.mail.addresses import clean_header_text
+from notifier.mail.folding import SMTP_7BIT
 from notifier.mail.render import Rendered
+from notifier.mail.threads import ModeratorHeaders, verify_thread
 
 # Lines are folded at 78 and end in CRLF, as SMTP wants them; no raw 8-bit
 # (policy.SMTP alone would send short non-ASCII bodies as 8bit).
-_POLICY = email.policy.SMTP.clone(cte_type="7bit")
+_POLICY: email.policy.EmailPolicy = SMTP_7BIT
 # The headers we write, each exactly once; anything else means an injection.
 _HEADERS = {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
 # Parses as a mail reader does: encoded words decoded, addresses as it sees them.
@@ -47,8 +49,13 @@ def compose(
     reply_to: Address | None,
     now: datetime,
     auto_submitted: bool,
+    moderator: ModeratorHeaders | None = None,
 ) -> Composed:
-    """Build the message, or raise MessageBuildError saying why it cannot be built."""
+    """Build the message, or raise MessageBuildError saying why it cannot be built.
+
+    ``moderator``: the thread and list headers of moderator mail (never given for
+    the InfoLine, whose help desk would suspend or merge such mail).
+    """
     try:
         msg = EmailMessage(policy=_POLICY)
         msg["From"] = sender
@@ -63,12 +70,23 @@ def compose(
             # RFC 3834: stops vacation auto-replies to the service's own mail.  Not set
             # on InfoLine forwards, which helpdesk systems might then drop.
             msg["Auto-Submitted"] = "auto-generated"
+        if moderator is not None:
+            # Exchange's own way of saying "no out-of-office replies to this".
+            msg["X-Auto-Response-Suppress"] = "All"
+            msg["List-Id"] = moderator.list_id
+            if moderator.references:
+                msg["In-Reply-To"] = moderator.in_reply_to
+                msg["References"] = " ".join(moderator.references)
         msg.set_content(rendered.text)
-        msg.add_alternative(rendered.html, subtype="html")
+        # base64: the styled HTML has long lines, and quoted-printable encoding it in
+        # Python costs more than rendering it (a poll renders hundreds at once).
+        msg.add_alternative(rendered.html, subtype="html", cte="base64")
         data = msg.as_bytes(policy=_POLICY)
     except (ValueError, TypeError, UnicodeError, IndexError) as exc:
         raise MessageBuildError(f"cannot build the email: {type(exc).__name__}: {exc}") from exc
-    expected = set(_HEADERS)
+    if moderator is not None:
+        verify_thread(data, moderator)
+    expected = set(_HEADERS) | (moderator.header_names if moderator is not None else set())
     if reply_to is not None:
         expected.add("reply-to")
     if auto_submitted:

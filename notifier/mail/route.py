@@ -79,9 +79,15 @@ class Notification:
 
 
 def commenter_address(comment: Comment) -> Address | None:
-    """The commenter as a Reply-To address, or None when what they typed is not an address."""
+    """The commenter as a Reply-To address, or None when what they typed is not an address.
+
+    The address alone, with no display name: a name would put the commenter's own
+    words where a mail client shows who a message is from ("InfoLine Team",
+    look-alike letters, a bidi override).  The body shows the name, labelled as
+    the name they gave.
+    """
     addr = checked_addr_spec(comment.author_email)
-    return display_address(comment.author_name, addr) if addr else None
+    return display_address("", addr) if addr else None
 
 
 def reply_address(comment: Comment, recipients: Recipients) -> Address | None:

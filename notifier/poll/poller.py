@@ -19,9 +19,11 @@ from notifier.errors import MessageBuildError, TemplateError
 from notifier.flow.items import flow_item
 from notifier.logs import shown_recipient
 from notifier.mail.compose import compose
+from notifier.mail.links import site_link
 from notifier.mail.notices import INFOLINE_CAPPED, infoline_capped
 from notifier.mail.render import Renderer, build_context
 from notifier.mail.route import (
+    COMMENTER_ACK,
     INFOLINE_FORWARD,
     Notification,
     Recipients,
@@ -29,6 +31,7 @@ from notifier.mail.route import (
     route_flag,
     route_hold,
 )
+from notifier.mail.threads import Threading
 from notifier.models import Comment, Flag
 from notifier.ops import monitor
 from notifier.poll.detect import Cursor, advance
@@ -91,6 +94,7 @@ class Poller:
             remind=settings.remind_after > 0,
         )
         self._scorer: Callable[..., TriageResult] | None = None
+        self._threading = Threading.of(settings)
         self._recipients = Recipients(
             moderators=tuple(settings.moderators),
             infoline=settings.infoline_address,
@@ -307,14 +311,33 @@ class Poller:
                 verdict = self._scorer(item.body, item.author_name, threshold=threshold)
                 monitor.triage_verdict(verdict.medical_question)
             notes = route_comment(item, self._recipients, triage=verdict, today=today)
+        self._note_foreign_link(item if isinstance(item, Comment) else item.comment, notes)
         return [self._entry(note, pending, now) for note in notes]
+
+    def _note_foreign_link(self, comment: Comment, notes: list[Notification]) -> None:
+        """Say so when a post's URL leads off the site: its emails show the title only."""
+        url = comment.post.url
+        site = self._s.link_site_url
+        if notes and site and url and site_link(url, site) is None:
+            log.warning(
+                "post %s: its URL is not on NOTIFIER_SITE_URL's host; shown without a link",
+                comment.post.id,
+                extra={"action": "link_refused", "post": comment.post.id},
+            )
 
     def _entry(self, note: Notification, pending: int | None, now: datetime) -> OutboxEntry:
         """Render and compose one notification; a failure becomes a dead letter, not a crash."""
         recipient = note.recipient.addr_spec
         try:
-            context = build_context(note, site_name=self._s.site_name, pending_count=pending)
+            context = build_context(
+                note,
+                site_name=self._s.site_name,
+                pending_count=pending,
+                site_url=self._s.link_site_url,
+                moderator_mail=self._s.moderator_mail,
+            )
             rendered = self._renderer.render(note.template, context)
+            to_moderator = note.template not in (INFOLINE_FORWARD, COMMENTER_ACK)
             composed = compose(
                 rendered,
                 sender=self._s.mail_from,
@@ -322,6 +345,11 @@ class Poller:
                 reply_to=note.reply_to,
                 now=now,
                 auto_submitted=note.template != INFOLINE_FORWARD,
+                moderator=(
+                    self._threading.for_post(note.comment.post.id, note.comment.parent_id)
+                    if to_moderator
+                    else None
+                ),
             )
         except (TemplateError, MessageBuildError) as exc:
             return OutboxEntry(
@@ -334,5 +362,10 @@ class Poller:
             note.comment.id,
             composed.message_id,
             composed.data,
-            flow=flow_item(note, site_name=self._s.site_name),
+            flow=flow_item(
+                note,
+                site_name=self._s.site_name,
+                site_url=self._s.link_site_url,
+                moderator_mail=self._s.moderator_mail,
+            ),
         )

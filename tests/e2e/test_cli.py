@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from email import message_from_bytes, policy
 from pathlib import Path
 
 from notifier.demo.sink import SmtpSink
@@ -63,8 +64,11 @@ async def test_bad_configuration_names_every_bad_variable_and_exits_2() -> None:
     assert "Traceback" not in err
 
 
-async def test_demo_prints_what_each_mailbox_received() -> None:
-    code, out, err = await notifier("demo", env={})
+async def test_demo_prints_what_each_mailbox_received_and_leaves_it_as_eml_files(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "demo-mail"
+    code, out, err = await notifier("demo", "--mail-dir", str(folder), env={})
     assert code == 0, err
     assert "=== infoline@charity.example.org: 3 message(s)" in out
     # The first five at once, the other seven in the burst's digest.
@@ -72,6 +76,15 @@ async def test_demo_prints_what_each_mailbox_received() -> None:
     assert "Digest: 3 comments, 4 flags" in out
     assert "9 message(s) delivered" in out
     assert "Reply-To:" in out
+    assert f"9 message(s) written as .eml files to {folder}" in out
+    files = sorted(folder.glob("*.eml"))
+    assert len(files) == 9
+    opened = [message_from_bytes(f.read_bytes(), policy=policy.default) for f in files]
+    assert sum("infoline" in f.name for f in files) == 3
+    assert all(m["Message-ID"] and m.get_body(("html",)) is not None for m in opened)
+    # A folder that already holds something is never written into.
+    code, _, err = await notifier("demo", "--mail-dir", str(folder), env={})
+    assert code == 1 and "not an empty folder" in err
 
 
 async def test_once_delivers_and_status_reports_it(
@@ -118,7 +131,7 @@ async def test_preview_renders_a_template_with_sample_data() -> None:
     code, out, err = await notifier("preview", "infoline_forward", env={})
     assert code == 0, err
     assert out.startswith("Subject: [the blog] Question from")
-    assert "Replying to this email answers" in out
+    assert "Reply to this email to answer privately" in " ".join(out.split())
     code, _, err = await notifier("preview", "no_such_template", env={})
     assert code == 1 and "unknown template" in err
 

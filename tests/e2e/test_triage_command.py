@@ -11,7 +11,7 @@ from pathlib import Path
 from notifier.demo.sink import SmtpSink
 from notifier.service import run_once
 from notifier.triage.evaluate import load_labelled
-from tests.helpers import INFOLINE, Blog, parts, settings_for, to
+from tests.helpers import INFOLINE, Blog, parts, prose, quoted, settings_for, to
 
 
 async def test_notifier_triage_command_and_the_worker_agree(
@@ -35,8 +35,8 @@ async def test_notifier_triage_command_and_the_worker_agree(
     assert await run_once(settings) == 0
     forwarded_by_worker = set()
     for message in to(smtp.received, INFOLINE):
-        body = parts(message)[0]
-        forwarded_by_worker.add(next(i for i in labelled if i.body[:60] in body).id)
+        body = quoted(parts(message)[0])
+        forwarded_by_worker.add(next(i for i in labelled if prose(i.body[:60]) in body).id)
 
     lines = "".join(
         json.dumps({"id": i.id, "body": i.body, "author_name": i.author_name}) + "\n"

@@ -157,7 +157,7 @@ async def test_reply_to_is_an_address_every_mail_client_can_answer(
     assert await run_once(settings) == 0
 
     forwards = {
-        parts(m)[0].split("Email:", 1)[1].split()[0]: m for m in to(smtp.received, INFOLINE)
+        parts(m)[0].split("Email given:", 1)[1].split()[0]: m for m in to(smtp.received, INFOLINE)
     }
     # An internationalised domain in its ASCII form; no encoded words in an address.
     assert forwards["ana@exämple.org"]["Reply-To"].addresses[0].addr_spec == (

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from notifier.demo.sink import SmtpSink
 from notifier.service import run_once
-from tests.helpers import INFOLINE, MAIL_FROM, MODERATOR, MODERATOR_2, Blog, parts, settings_for, to
+from tests.helpers import (
+    INFOLINE,
+    MAIL_FROM,
+    MODERATOR,
+    MODERATOR_2,
+    Blog,
+    parts,
+    prose,
+    settings_for,
+    to,
+)
 
 
 async def test_new_pending_comment_reaches_every_moderator(
@@ -24,10 +34,10 @@ async def test_new_pending_comment_reaches_every_moderator(
     assert "Please moderate" in message["Subject"]
     assert "Encouraging news about virotherapy" in message["Subject"]
     text, html = parts(message)
+    assert "https://blog.example.org/p/1" not in text + html  # no NOTIFIER_SITE_URL: no links
     for body in (text, html):
         assert "What a hopeful article." in body
         assert "Tom" in body and "tom@example.net" in body
-        assert "https://blog.example.org/p/1" in body
         assert "pending" in body
     assert "1 comment awaiting moderation" in text
     assert smtp.received[0].mail_from == MAIL_FROM
@@ -68,18 +78,20 @@ async def test_medical_question_flag_forwards_to_infoline_with_reply_to_commente
 
     [forward] = to(smtp.received, INFOLINE)
     assert forward["Reply-To"].addresses[0].addr_spec == "raj@example.com"
-    assert forward["Reply-To"].addresses[0].display_name == "Raj Patel"
+    # The address alone: the name the commenter typed is shown as theirs, in the body.
+    assert forward["Reply-To"].addresses[0].display_name == ""
     assert "Raj Patel" in forward["Subject"]
     text, html = parts(forward)
+    assert "Name given: Raj Patel" in text
     assert "My light chains doubled" in text and "My light chains doubled" in html
     assert "please forward" in text
-    assert "sent to you by a moderator" in text
+    assert "sent to you by a moderator" in prose(text)
     assert "Auto-Submitted" not in forward  # helpdesks may drop auto-submitted mail
     # The moderators hear about the comment and the flag, and that it was forwarded.
     moderator_mail = to(smtp.received, MODERATOR)
     assert len(moderator_mail) == 2
     flagged = next(m for m in moderator_mail if "flagged" in m["Subject"])
-    assert "forwarded to the InfoLine" in parts(flagged)[0]
+    assert "forwarded to the InfoLine" in prose(parts(flagged)[0])
 
 
 async def test_two_medical_flags_forward_the_question_once(
@@ -122,7 +134,7 @@ async def test_invalid_commenter_address_still_forwards_without_reply_to(
 
     [forward] = to(smtp.received, INFOLINE)
     assert "Reply-To" not in forward
-    assert "did not leave a valid email address" in parts(forward)[0]
+    assert "did not leave a valid email address" in prose(parts(forward)[0])
 
 
 async def test_without_infoline_address_nothing_is_forwarded_and_moderators_are_told(
@@ -136,4 +148,4 @@ async def test_without_infoline_address_nothing_is_forwarded_and_moderators_are_
 
     assert not to(smtp.received, INFOLINE)
     flagged = next(m for m in to(smtp.received, MODERATOR) if "flagged" in m["Subject"])
-    assert "forwarding is not configured" in parts(flagged)[0]
+    assert "forwarding is not configured" in prose(parts(flagged)[0])

@@ -146,7 +146,7 @@ def test_an_item_is_still_open_while_its_comment_is_where_it_was(
 def _digest_item(number: int, name: str, links: dict[str, str]) -> QueuedItem:
     comment = replace(_comment("pending"), id=number, author_name=name, moderation_links=links)
     note = Notification(f"comment:{number}", NEW_COMMENT, parse_address("ann@x.org"), comment)
-    flow = flow_item(note, site_name="Myeloma Blog")
+    flow = flow_item(note, site_name="Myeloma Blog", site_url="https://blog.example.org")
     assert flow is not None
     at = datetime(2026, 11, 2, 6, number, tzinfo=UTC)
     return QueuedItem(number, note.event_key, number, "pending", flow.item, at)
