@@ -81,6 +81,19 @@ _INDIRECT = _any(
     r"|je voudrais savoir|j'aimerais savoir|je me demande|quelqu'un sait"
     r"|je cherche des informations"
     r"|je ne sais pas si|aidez-moi|j'aimerais comprendre|vous savez si|savez-vous"
+    # Doubt stated rather than asked: "not sure if I should worry", "tengo la duda de si".
+    r"|not sure (?:if|whether|what|how)|find out (?:if|whether)|can'?t decide|keen to know"
+    r"|worried (?:that|it|this|about)|does (?:it|that|this) matter|what now|worth (?:calling"
+    r"|ringing|phoning|seeing|asking|mentioning)|is there (?:something|anything) (?:to|i|we)"
+    r"|could (?:it|this|that) be|any ideas?|anyone else (?:had|get|got|have)"
+    r"|la duda de si|tengo la duda|me quede con la duda|dudo (?:si|entre)|no se si"
+    r"|estaba pensando si|me lo traduce|alguien me (?:explica|explique|diga)|tendra que ver"
+    r"|sera normal|sera grave|me preocupa que|no entiendo (?:por que|que)"
+    r"|ando a pensar se|nao sei se|sera que|tera a ver|tem a ver com|fico na duvida"
+    r"|tenho a duvida|estou na duvida|me preocupa (?:que|se)|alguem me (?:explica|diga)"
+    r"|dites-moi si|besoin d'eclaircissements?|je (?:ne )?suis pas (?:certaine?|sure?)"
+    r"|savez vous|j'attends ou|est-ce grave|c'est lie|je m'inquiete|quelqu'un peut m'expliquer"
+    r"|je comprends pas (?:pourquoi|ce que)"
 )
 _FIRST_PERSON = _any(
     r"i|i'm|im|i've|ive|me|my|mine|myself|we|our|us"
@@ -114,6 +127,17 @@ _CLINICAL_OTHER = _any(
     r"|gonfle\w*"
     r"|hematologo|hematologa|hematologista|hematologue|hemato|oncologo|oncologista|oncologue"
     r"|ensayo clinico|estudo clinico|essai clinique|car-t|mieloma|myelome"
+    r"|aferesis|aferese|apherese|apheresis|premedicacion|premedicacao|premedication"
+    r"|defensas|defesas|globulos|globules|leucocitos|leucocytes|tension arterial|pressao arterial"
+    r"|pression arterielle|tension|cociente|rapport|antibiotico|antibiotique|antibiotiques"
+    r"|scanner|escaner|tac|tomografia|radiografia|ecografia|echographie|pet-scan|petscan"
+    r"|vomit\w*|vomissements?|mareo|mareos|me mareo|tonta|tonto|tete qui tourne|dormente"
+    r"|dormencia|adormecid\w*|engourdi\w*|zumbido|acouphenes?|sarpullido|erupcion|manchas"
+    r"|plaques rouges|boutons|coceira|comezon|picazon|demangeaisons|perf|suero|soro"
+    # English everyday words for treatment and symptoms the old lexicon leaves out.
+    r"|tablets?|pills?|meds|jabs?|injections?|steroids?|antibiotics?|temperature|temp|fever"
+    r"|dizzy|dizziness|faint\w*|breathless\w*|cough\w*|bruis\w*|bleed\w*|itch\w*|rash\w*"
+    r"|thirst\w*|wee|pee|peeing|swallow\w*|hearing|eyesight|forgetful"
 )
 # Asking for care in so many words: "is it normal", "should I", "who do I talk to".
 _CARE_ASK = _any(
@@ -135,11 +159,17 @@ _GENERAL = re.compile(
     + r"|\b(?:donar|donativo|donacion|doar|doacao|don|dons|boletin|enlace|lien|link|contrasena"
     r"|senha|mot de passe|foro|forum|webinario|webinaire|seminario|caminata|caminhada|marche"
     r"|gala|voluntari\w*|benevole|evento|evenement|grupo de apoyo|grupo de apoio"
+    r"|justgiving|gofundme|testament|testamento|legs|legado|legacy|badges?|pins?|logo|posters?"
+    r"|affiches?|cartaz|cartel|carteles|camisetas?|camisolas?|t-shirts?|tshirts?|merch"
+    r"|registration|inscription|inscripcion|inscricao|taller|atelier|oficina|workshop"
+    r"|trophy|trofeo|raffle|rifa|tombola|sorteo|sorteio|quermesse|kermesse|bake sale"
     r"|groupe de parole|investigacion|pesquisa|recherche)\b"
 )
 # Questions nobody expects an answer to, and answers to a quoted question.
 _RHETORICAL = _any(
-    r"who (?:would have|knew|else thinks)|what would i do without|isn'?t (?:it|this) (?:amazing"
+    r"what is it with|is there anything more|how is it that|am i the only one|just me"
+    r"|soy (?:la|el) unic[oa]|sou (?:a|o) unic[oa]|juste moi|on peut rever|c'est moi ou"
+    r"|who (?:would have|knew|else thinks)|what would i do without|isn'?t (?:it|this) (?:amazing"
     r"|incredible|ridiculous|great)|how lucky|could (?:this|it) get any worse|how did we ever"
     r"|quien iba a decir|que haria (?:yo )?sin|no es (?:increible|ridiculo|emocionante)"
     r"|como nos las|quem diria|o que eu faria sem|nao e (?:incrivel|ridicul\w+|emocionante)"
@@ -148,8 +178,58 @@ _RHETORICAL = _any(
 )
 _QUOTED_QUESTION = re.compile(r"[\"“«'][^\"”»]{3,200}\?\s*[\"”»']")
 _ANIMAL = _any(
-    r"dog|dogs|cat|cats|puppy|kitten|vet|spaniel|labrador|hamster|rabbit|perro|perra|gato|gata"
-    r"|veterinario|conejo|cachorro|filhote|coelho|chien|chienne|chat|chatte|chiot|veterinaire|lapin"
+    r"dog|dogs|doggy|cat|cats|puppy|pup|kitten|vet|vets|spaniel|labrador|terrier|beagle"
+    r"|poodle|collie|greyhound|whippet|hamster|rabbit|bunny|guinea pig|horse|horses|horsey|pony"
+    r"|budgie|parrot|tortoise|turtle|ferret"
+    r"|perro|perra|perrito|perrita|gato|gata|gatito|gatita|veterinario|veterinaria|conejo"
+    r"|caballo|yegua|tortuga|loro|perico|cobaya|mascota|mascotas"
+    r"|cachorro|cachorra|cachorrinho|cadela|cadelinha|cao|caes|gatinho|gatinha|filhote|coelho"
+    r"|cavalo|egua|tartaruga|papagaio|periquito|porquinho-da-india|bicho de estimacao"
+    r"|chien|chienne|chiot|chat|chatte|chaton|minou|veterinaire|veto|lapin|cheval|jument"
+    r"|poney|tortue|perroquet|perruche|cochon d'inde|furet|toutou"
+    r"|chucho|chucha|perritos|perritas|gatitos|michi|minino|cachorrinha|cachorros|cadelas"
+    r"|gatos|chiens|chats|chatons|berger allemand|pooch|moggy|puppies|kittens"
+)
+# A reply to another reader by name ("@Maria ...", "Louis, ..."): advice and chat more
+# often than a question for a nurse.
+_ADDRESSED = re.compile(
+    r"^\s*@\w+|^\s*(?:(?:hey|hi|hola|oi|ola|coucou|salut)\s+)?"
+    r"(?!(?:hola|hello|hi|hey|bonjour|bonsoir|buenas|buenos|oi|ola|salut|coucou|thanks|gracias"
+    r"|merci|obrigad[oa]|please|dear|querid[oa]s?|cher|chere|ok|okay|so|well|yes|no|si|sim"
+    r"|nao|oui|non|update|pregunta|question|duda|duvida)\b)[a-z]{3,}\s*[,:]\s"
+)
+# "People keep asking me...", "me perguntam se...": a question reported, then answered.
+_REPORTED = _any(
+    r"(?:people|they|everyone|friends|folks) (?:keep |always |often )?ask(?:s|ed|ing)? me"
+    r"|(?:asked|asks|asking) me (?:if|whether|what|how|why)|wanted to know (?:if|why|what)"
+    r"|me (?:preguntan|preguntaron|pregunta siempre|pregunto si)|queria saber (?:si|por que)"
+    r"|me perguntam|perguntaram-me|me perguntou|me perguntaram|queria saber se"
+    r"|on me demande|m'a demande|m'ont demande|voulait savoir|me demandent"
+)
+# Prayer requests ask something of readers, never of a nurse.
+_PRAYER = _any(
+    r"pray|prayers?|praying|oracion|oraciones|orar|rezar|rezad|recen|orem|rezem|oracoes|oracao"
+    r"|priere|prieres|priez|prions|pensees|ayez une pensee|cadena de oracion|corrente de oracao"
+)
+# A reader answering or advising another: "have you asked your nurse?", "pregunta a tu medico".
+_ADVICE = _any(
+    r"have you (?:tried|asked|spoken|talked|thought|considered|checked)|you (?:should|could|might)"
+    r"|(?:ask|tell|call|talk to|speak to) your|i(?:'d| would) (?:ask|push|insist|call)"
+    r"|my advice|hang in there|don'?t give up"
+    r"|has probado|has preguntado|(?:pregunta|pregunte|consulta|habla|dile) (?:a|con) tu"
+    r"|deberias|podrias|te recomiendo|mi consejo"
+    r"|ja tentou|ja perguntou|voce ja|vc ja"
+    r"|(?:pergunte|pergunta|fale|converse) (?:ao|a|com) (?:seu|sua|o seu|a sua)"
+    r"|voce deveria|vc deveria|meu conselho|recomendo que"
+    r"|avez-vous essaye|as-tu essaye|t'as essaye|avez-vous demande|as-tu demande"
+    r"|(?:demandez|demande|parlez-en|parles-en|parlez|parle) (?:a|en a) (?:votre|ton|ta)"
+    r"|tu devrais|vous devriez|mon conseil|je vous conseille|je te conseille"
+)
+# Results written the way patients copy them: "del(17p)", "t(4;14)", "kappa 340", "3 g/l".
+_LAB = re.compile(
+    r"del\s?\(?\d+[pq]\)?|t\(\d+;\d+\)|gain\s?\(?1q\)?|1q\+?|fish|kappa|lambda"
+    r"|igg|iga|ratio|m-?spike|pic|\d+(?:[.,]\d+)?\s?(?:g/l|g/dl|mg/dl|mg/l"
+    r"|mmol/l|umol/l|%)"
 )
 _THANKS = re.compile(fold(lex.THANKS) + r"|\bobrigad[oa]\b|\bvaleu\b|\bmil gracias\b")
 _SPAM = tuple(re.compile(rx) for rx in lex.SPAM_PHRASES.values())
@@ -180,6 +260,14 @@ SIGNAL_WORDS: dict[str, str] = {
     "s:animal": "about a pet",
     "s:few_words": "too short to ask anything",
     "s:link": "contains a link",
+    "s:no_ask": "asks nothing",
+    "s:ask_plain": "its question is not about health or care",
+    "s:last_asks": "ends with a question",
+    "s:prayer": "asks for prayers",
+    "s:advice": "advises someone else",
+    "s:lab": "quotes a test result",
+    "s:addressed": "replies to another reader by name",
+    "s:reported": "reports a question someone else asked",
 }
 
 
@@ -204,6 +292,8 @@ def _signals(
     drugs: list[str] = []
     topics: list[str] = []
     asking_medical = False
+    asked = False
+    last_asks = False
     for sentence in _sentences(text):
         asks = False
         if "?" in sentence:
@@ -234,12 +324,27 @@ def _signals(
                 medical = True
                 if label not in topics:
                     topics.append(label)
+        if _LAB.search(sentence):
+            medical = True
         if asks and medical:
             asking_medical = True
+        asked = asked or asks
+        last_asks = asks
     if topics or _CLINICAL_OTHER.search(text):
         signals["s:clinical"] = 1.0
     if asking_medical:
         signals["s:ask_medical"] = 1.0
+    care_ask = bool(_CARE_ASK.search(text))
+    # Conjunctions a linear model cannot form itself: a question with nothing medical in
+    # it (parking, the website) and a comment that asks nothing at all (a story).
+    if not asked and not care_ask:
+        signals["s:no_ask"] = 1.0
+    elif asked and not asking_medical and not care_ask:
+        signals["s:ask_plain"] = 1.0
+    if last_asks:
+        signals["s:last_asks"] = 1.0
+    if _LAB.search(text):
+        signals["s:lab"] = 1.0
     for key, rx in (
         ("s:first_person", _FIRST_PERSON),
         ("s:relative", _RELATIVE),
@@ -249,9 +354,14 @@ def _signals(
         ("s:rhetorical", _RHETORICAL),
         ("s:quoted_question", _QUOTED_QUESTION),
         ("s:animal", _ANIMAL),
+        ("s:prayer", _PRAYER),
+        ("s:advice", _ADVICE),
+        ("s:reported", _REPORTED),
     ):
         if rx.search(text):
             signals[key] = 1.0
+    if _ADDRESSED.search(text):
+        signals["s:addressed"] = 1.0
     link = bool(_LINK.search(raw.lower()))
     if link:
         signals["s:link"] = 1.0

@@ -22,7 +22,7 @@ LEARN_EXTRA = "pip install 'notifier[learn]'"
 
 # Chosen on the development split (see README, "Triage"): smaller C = stronger pull
 # of every weight towards 0.
-DEFAULT_C = 2.0
+DEFAULT_C = 16.0
 MIN_DOCS = 2  # an n-gram must occur in at least this many training comments
 
 
