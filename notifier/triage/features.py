@@ -131,6 +131,17 @@ _CLINICAL_OTHER = _any(
     r"|defensas|defesas|globulos|globules|leucocitos|leucocytes|tension arterial|pressao arterial"
     r"|pression arterielle|tension|cociente|rapport|antibiotico|antibiotique|antibiotiques"
     r"|scanner|escaner|tac|tomografia|radiografia|ecografia|echographie|pet-scan|petscan"
+    # Everyday medicines and their forms, in any of the four languages.
+    r"|fentanil\w*|fentanyl|morfin\w*|morphine|tramadol|paracetamol|ibuprof\w*|codein\w*"
+    r"|oxycodon\w*|opioid\w*|opiace\w*|parches?|patch\w*|adesivos?|gelules?|capsulas?"
+    r"|jarabe|xarope|sirop|pomada|creme|ondansetron|omeprazol\w*|valaciclovir|bactrim"
+    r"|cotrimoxazol\w*|heparin\w*|heparin|apixaban|eliquis|rivaroxaban|xarelto|clexane"
+    r"|enoxaparin\w*|insulin\w*|insuline|filgrastim|neupogen|g-csf|port-a-cath|picc"
+    r"|cateter|catheter|chambre implantable"
+    # Parts of the body and sensations patients ask about.
+    r"|oido|ouvido|oreille|oreilles|sudor|sudores|suor|suores|sueurs?|sweats?|moretones"
+    r"|hematomas?|bleus|ecchymoses?|tiritar|escalofrios|calafrios|frissons|shivers?"
+    r"|shivering|ganglios?|ganglions?|higado|figado|foie|pulmon|pulmao|poumons?"
     r"|vomit\w*|vomissements?|mareo|mareos|me mareo|tonta|tonto|tete qui tourne|dormente"
     r"|dormencia|adormecid\w*|engourdi\w*|zumbido|acouphenes?|sarpullido|erupcion|manchas"
     r"|plaques rouges|boutons|coceira|comezon|picazon|demangeaisons|perf|suero|soro"
@@ -147,6 +158,9 @@ _CARE_ASK = _any(
     r"|do (?:i|we) need to|can (?:i|he|she|we) (?:take|have|eat|drink|get)|should i be worried"
     r"|es normal|es grave|es urgente|debo|deberia|debemos|que hago|que hacemos|a quien|con quien"
     r"|se puede|puedo tomar|tengo que preocuparme|debo preocuparme|hay que"
+    r"|se pueden?|se podria|puedo|podria|podre|se puede hacer|es seguro|es peligroso"
+    r"|e seguro|e perigoso|posso|poderia|pode-se|c'est dangereux|c'est sans danger|je pourrai"
+    r"|is it safe|is it ok|is it okay|safe to|ok to|okay to"
     r"|e normal|e grave|e urgente|devo|deveria|devemos|o que (?:eu )?faco|o que fazemos|com quem"
     r"|a quem"
     r"|pode tomar|posso tomar|preciso ir|devo me preocupar"
@@ -175,6 +189,19 @@ _RHETORICAL = _any(
     r"|como nos las|quem diria|o que eu faria sem|nao e (?:incrivel|ridicul\w+|emocionante)"
     r"|como a gente|qui aurait cru|qu'est-ce que je ferais sans|n'est-ce pas|c'est pas ridicule"
     r"|comment on faisait|peut-elle etre pire|puede empeorar|pode piorar"
+)
+_NURSES = _any(
+    r"nurses?|infoline|help ?line|enfermer[ao]s?|enfermagem|infirmier\w*|infirmiere\w*"
+    r"|linea de ayuda|linha de apoio|ligne d'ecoute"
+)
+# Telling one's story for others' sake: "sharing because it helped me", "for anyone newly
+# diagnosed", "Q: ... A: ..." (the writer asks and answers).
+_SHARING = _any(
+    r"sharing (?:because|our|my|this|in case)|for anyone (?:who|newly|else|starting|worried)"
+    r"|in case it helps|thought i'?d (?:post|share|update)|just (?:wanted|want) to share"
+    r"|q: .{3,200}\ba:|faq|comparto (?:esto|mi|nuestra|por si)|por si (?:a alguien )?le sirve"
+    r"|para (?:quien|los que) (?:este|esten|empieza)|partilho|compartilho|caso ajude"
+    r"|para quem (?:esta|estiver|comeca)|je partage|pour ceux qui|si ca peut aider"
 )
 _QUOTED_QUESTION = re.compile(r"[\"“«'][^\"”»]{3,200}\?\s*[\"”»']")
 _ANIMAL = _any(
@@ -268,6 +295,8 @@ SIGNAL_WORDS: dict[str, str] = {
     "s:lab": "quotes a test result",
     "s:addressed": "replies to another reader by name",
     "s:reported": "reports a question someone else asked",
+    "s:asks_nurses": "asks the nurses or the InfoLine",
+    "s:sharing": "shares an experience for others",
 }
 
 
@@ -292,6 +321,7 @@ def _signals(
     drugs: list[str] = []
     topics: list[str] = []
     asking_medical = False
+    asking_nurses = False
     asked = False
     last_asks = False
     for sentence in _sentences(text):
@@ -329,6 +359,7 @@ def _signals(
         if asks and medical:
             asking_medical = True
         asked = asked or asks
+        asking_nurses = asking_nurses or (asks and bool(_NURSES.search(sentence)))
         last_asks = asks
     if topics or _CLINICAL_OTHER.search(text):
         signals["s:clinical"] = 1.0
@@ -343,6 +374,8 @@ def _signals(
         signals["s:ask_plain"] = 1.0
     if last_asks:
         signals["s:last_asks"] = 1.0
+    if asking_nurses or (asked and _NURSES.search(text)):
+        signals["s:asks_nurses"] = 1.0
     if _LAB.search(text):
         signals["s:lab"] = 1.0
     for key, rx in (
@@ -357,6 +390,7 @@ def _signals(
         ("s:prayer", _PRAYER),
         ("s:advice", _ADVICE),
         ("s:reported", _REPORTED),
+        ("s:sharing", _SHARING),
     ):
         if rx.search(text):
             signals[key] = 1.0
