@@ -199,10 +199,12 @@ _NURSES = _any(
 _SHARING = _any(
     r"sharing (?:because|our|my|this|in case)|for anyone (?:who|newly|else|starting|worried)"
     r"|in case it helps|thought i'?d (?:post|share|update)|just (?:wanted|want) to share"
-    r"|q: .{3,200}\ba:|faq|comparto (?:esto|mi|nuestra|por si)|por si (?:a alguien )?le sirve"
+    r"|posting (?:because|this|in case)|writing this for|faq"
+    r"|comparto (?:esto|mi|nuestra|por si)|por si (?:a alguien )?le sirve"
     r"|para (?:quien|los que) (?:este|esten|empieza)|partilho|compartilho|caso ajude"
     r"|para quem (?:esta|estiver|comeca)|je partage|pour ceux qui|si ca peut aider"
 )
+_QUESTION_AND_ANSWER = re.compile(r"(?:^|\s)q: .{3,300}?\sa: ")
 _QUOTED_QUESTION = re.compile(r"[\"“«'][^\"”»]{3,200}\?\s*[\"”»']")
 _ANIMAL = _any(
     r"dog|dogs|doggy|cat|cats|puppy|pup|kitten|vet|vets|spaniel|labrador|terrier|beagle"
@@ -217,6 +219,7 @@ _ANIMAL = _any(
     r"|chucho|chucha|perritos|perritas|gatitos|michi|minino|cachorrinha|cachorros|cadelas"
     r"|gatos|chiens|chats|chatons|berger allemand|pooch|moggy|puppies|kittens"
 )
+_VET = _any(r"vet|vets|veterinari\w*|veterinaire|veto")
 # A reply to another reader by name ("@Maria ...", "Louis, ..."): advice and chat more
 # often than a question for a nurse.
 _ADDRESSED = re.compile(
@@ -322,6 +325,10 @@ def _signals(
     topics: list[str] = []
     asking_medical = False
     asking_nurses = False
+    # A pet in the first sentence or one that asks or is medical, not "I walk the dog".
+    animal = False
+    seen_sentence = False
+    asking_general = False  # an event, donation or the site in a sentence that asks
     asked = False
     last_asks = False
     for sentence in _sentences(text):
@@ -359,6 +366,11 @@ def _signals(
         if asks and medical:
             asking_medical = True
         asked = asked or asks
+        animal = animal or (
+            (asks or medical or not seen_sentence) and bool(_ANIMAL.search(sentence))
+        )
+        seen_sentence = True
+        asking_general = asking_general or (asks and bool(_GENERAL.search(sentence)))
         asking_nurses = asking_nurses or (asks and bool(_NURSES.search(sentence)))
         last_asks = asks
     if topics or _CLINICAL_OTHER.search(text):
@@ -378,15 +390,19 @@ def _signals(
         signals["s:asks_nurses"] = 1.0
     if _LAB.search(text):
         signals["s:lab"] = 1.0
+    if animal or _VET.search(text):
+        signals["s:animal"] = 1.0
+    if asking_general or (not asked and _GENERAL.search(text)):
+        signals["s:general"] = 1.0
+    if _QUESTION_AND_ANSWER.search(text):
+        signals["s:sharing"] = 1.0
     for key, rx in (
         ("s:first_person", _FIRST_PERSON),
         ("s:relative", _RELATIVE),
-        ("s:general", _GENERAL),
         ("s:thanks", _THANKS),
         ("s:care_ask", _CARE_ASK),
         ("s:rhetorical", _RHETORICAL),
         ("s:quoted_question", _QUOTED_QUESTION),
-        ("s:animal", _ANIMAL),
         ("s:prayer", _PRAYER),
         ("s:advice", _ADVICE),
         ("s:reported", _REPORTED),
