@@ -1,0 +1,242 @@
+"""The phrases the triage's signals look for, in English, Spanish, Portuguese and French.
+
+Every pattern is matched on folded text (`fold`: lower case, accents dropped), so
+"medicación" and "medicacion" are one word. These lists only feed signals, features
+whose weights the model learns (``notifier.triage.features``): a phrase makes a comment
+more or less likely to be a question, never decides alone.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from notifier.triage import lexicon as lex
+
+
+def fold(text: str) -> str:
+    """Lower-case, drop accents, keep letters of every script: "Medicación" -> "medicacion"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def any_of(words: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|\b)(?:{words})\b")
+
+
+# Question openers at the start of a sentence, by language (matched on folded text).
+OPENERS = (
+    # English: auxiliaries followed by a subject, and wh-words.
+    r"(?:is|are|does|do|did|can|could|should|would|will|has|have|am|was|r|u)"
+    r"\s+(?:i|it|this|that|there|he|she|we|they|you|u|my|his|her|a|an|the|anyone|someone"
+    r"|anybody|these|those|our|any|people|patients)"
+    r"|what|whats|how|when|why|where|which|who|whom"
+    # Spanish and Portuguese (folded: "que", "como", "cuanto"...).
+    r"|que|qual|quais|cual|cuales|como|cuando|quando|cuanto|cuanta|quanto|quanta|donde"
+    r"|onde|quien|quem|por que|porque|es normal|e normal|se puede|pode|posso|puedo"
+    r"|debo|devo|debemos|devemos|hay|tem|existe|hace falta|vale la pena|oq|k significa"
+    # French.
+    r"|est-ce|est ce|qu'est-ce|quel|quelle|quels|quelles|comment|quand|combien|pourquoi"
+    r"|ou|qui|peut-on|puis-je|dois-je|faut-il|est-il|est-elle|y a-t-il|c'est normal"
+    r"|ca veut dire|on peut|je peux|il faut"
+)
+OPENER = re.compile(
+    rf"^(?:(?:hi|hello|hola|oi|ola|bonjour|salut|slt|ok|so|and|but|y|e|et)\W+)*(?:{OPENERS})\b"
+)
+INDIRECT = any_of(
+    r"wonder(?:ed|ing)? (?:if|whether|what|how|why)|want(?:ed)? to know|like to know|need to know"
+    r"|any(?:one|body)? (?:know|advice|tips|suggestions|ideas|info|information)|has anyone"
+    r"|can (?:someone|anyone|you) (?:tell|explain|help)|please help|help me understand"
+    r"|trying to understand|need (?:some )?(?:advice|help|information)|looking for (?:advice"
+    r"|information)"
+    r"|quisiera saber|quiero saber|me gustaria saber|necesito saber|alguien sabe|me pregunto"
+    r"|tengo dudas|necesito informacion|por favor ayuda|quisiera entender"
+    r"|gostaria de saber|queria saber|quero saber|preciso saber|alguem sabe|me pergunto"
+    r"|tenho duvida|preciso de informac\w+|me ajudem|queria entender"
+    r"|je voudrais savoir|j'aimerais savoir|je me demande|quelqu'un sait"
+    r"|je cherche des informations"
+    r"|je ne sais pas si|aidez-moi|j'aimerais comprendre|vous savez si|savez-vous"
+    # Doubt stated rather than asked: "not sure if I should worry", "tengo la duda de si".
+    r"|not sure (?:if|whether|what|how)|find out (?:if|whether)|can'?t decide|keen to know"
+    r"|worried (?:that|it|this|about)|does (?:it|that|this) matter|what now|worth (?:calling"
+    r"|ringing|phoning|seeing|asking|mentioning)|is there (?:something|anything) (?:to|i|we)"
+    r"|could (?:it|this|that) be|any ideas?|anyone else (?:had|get|got|have)"
+    r"|la duda de si|tengo la duda|me quede con la duda|dudo (?:si|entre)|no se si"
+    r"|estaba pensando si|me lo traduce|alguien me (?:explica|explique|diga)|tendra que ver"
+    r"|sera normal|sera grave|me preocupa que|no entiendo (?:por que|que)"
+    r"|ando a pensar se|nao sei se|sera que|tera a ver|tem a ver com|fico na duvida"
+    r"|tenho a duvida|estou na duvida|me preocupa (?:que|se)|alguem me (?:explica|diga)"
+    r"|dites-moi si|besoin d'eclaircissements?|je (?:ne )?suis pas (?:certaine?|sure?)"
+    r"|savez vous|j'attends ou|est-ce grave|c'est lie|je m'inquiete|quelqu'un peut m'expliquer"
+    r"|je comprends pas (?:pourquoi|ce que)"
+)
+FIRST_PERSON = any_of(
+    r"i|i'm|im|i've|ive|me|my|mine|myself|we|our|us"
+    r"|yo|mi|mis|me|nosotros|nuestro|nuestra|tengo|estoy"
+    r"|eu|meu|minha|meus|minhas|nos|nosso|nossa|estou|tenho"
+    r"|je|j'\w+|moi|mon|ma|mes|nous|notre"
+)
+RELATIVE = any_of(
+    r"husband|wife|partner|father|dad|mother|mom|mum|brother|sister|son|daughter|uncle|aunt"
+    r"|grandma|grandpa|grandad|granddad|grandmother|grandfather|mother-in-law|father-in-law"
+    r"|marido|esposo|esposa|mujer|padre|papa|madre|mama|hermano|hermana|hijo|hija|abuela|abuelo"
+    r"|tio|tia|suegro|suegra|pai|mae|irmao|irma|filho|filha|avo|sogro|sogra"
+    r"|mari|femme|pere|mere|maman|frere|soeur|fils|fille|grand-mere|grand-pere|tante|oncle"
+    r"|beau-pere|belle-mere|compagne|compagnon"
+)
+# Clinical words of Spanish, Portuguese and French (folded); English ones are the lexicon's.
+CLINICAL_OTHER = any_of(
+    r"fiebre|febre|fievre|dosis|dose|analisis|analitica|exame|exames|analyse|analyses|prise de sang"
+    r"|plaquetas|plaquettes|hemoglobina|hemoglobine|neutrofilos|neutrophiles|creatinina|creatinine"
+    r"|calcio|calcium|tratamiento|tratamento|traitement|quimio|chimio|quimioterapia|chimiotherapie"
+    r"|trasplante|transplante|greffe|autogreffe|vacuna|vacina|vaccin|dolor|dor|douleur|mal au"
+    r"|efectos? secundarios?|efeitos? colatera\w+|effets? secondaires?|medicacion|medicamento"
+    r"|medicament|remedio|pastillas|comprimidos|comprimes|cachets|inyecci\w+|injec\w+|infusion"
+    r"|perfusion|neuropatia|neuropathie|hormigueo|formigamento|fourmillements|mareo|tontura|vertige"
+    r"|cansancio|cansaco|fatigue|biopsia|biopsie|mielograma|myelogramme|resonancia|ressonancia|irm"
+    r"|cadenas ligeras|cadeias leves|chaines legeres|proteina m|componente monoclonal"
+    r"|pic monoclonal"
+    r"|recaida|rechute|remision|remissao|remission|rinones|rins|reins|huesos|ossos|lesiones|lesoes"
+    r"|corticoides?|corticoide|cortisone|dexa|sangre|sangue|sang|diarrea|diarreia|diarrhee"
+    r"|estrenimiento|prisao de ventre|constipation|nauseas|enjoo|nausees|hinchad\w+|inchad\w+"
+    r"|gonfle\w*"
+    r"|hematologo|hematologa|hematologista|hematologue|hemato|oncologo|oncologista|oncologue"
+    r"|ensayo clinico|estudo clinico|essai clinique|car-t|mieloma|myelome"
+    r"|aferesis|aferese|apherese|apheresis|premedicacion|premedicacao|premedication"
+    r"|defensas|defesas|globulos|globules|leucocitos|leucocytes|tension arterial|pressao arterial"
+    r"|pression arterielle|tension|cociente|rapport|antibiotico|antibiotique|antibiotiques"
+    r"|scanner|escaner|tac|tomografia|radiografia|ecografia|echographie|pet-scan|petscan"
+    # Everyday medicines and their forms, in any of the four languages.
+    r"|fentanil\w*|fentanyl|morfin\w*|morphine|tramadol|paracetamol|ibuprof\w*|codein\w*"
+    r"|oxycodon\w*|opioid\w*|opiace\w*|parches?|patch\w*|adesivos?|gelules?|capsulas?"
+    r"|jarabe|xarope|sirop|pomada|creme|ondansetron|omeprazol\w*|valaciclovir|bactrim"
+    r"|cotrimoxazol\w*|heparin\w*|heparin|apixaban|eliquis|rivaroxaban|xarelto|clexane"
+    r"|enoxaparin\w*|insulin\w*|insuline|filgrastim|neupogen|g-csf|port-a-cath|picc"
+    r"|cateter|catheter|chambre implantable"
+    # Parts of the body and sensations patients ask about.
+    r"|oido|ouvido|oreille|oreilles|sudor|sudores|suor|suores|sueurs?|sweats?|moretones"
+    r"|hematomas?|bleus|ecchymoses?|tiritar|escalofrios|calafrios|frissons|shivers?"
+    r"|shivering|ganglios?|ganglions?|higado|figado|foie|pulmon|pulmao|poumons?"
+    r"|vomit\w*|vomissements?|mareo|mareos|me mareo|tonta|tonto|tete qui tourne|dormente"
+    r"|dormencia|adormecid\w*|engourdi\w*|zumbido|acouphenes?|sarpullido|erupcion|manchas"
+    r"|plaques rouges|boutons|coceira|comezon|picazon|demangeaisons|perf|suero|soro"
+    # English everyday words for treatment and symptoms the old lexicon leaves out.
+    r"|tablets?|pills?|meds|jabs?|injections?|steroids?|antibiotics?|temperature|temp|fever"
+    r"|dizzy|dizziness|faint\w*|breathless\w*|cough\w*|bruis\w*|bleed\w*|itch\w*|rash\w*"
+    r"|thirst\w*|wee|pee|peeing|swallow\w*|hearing|eyesight|forgetful"
+)
+# Asking for care in so many words: "is it normal", "should I", "who do I talk to".
+CARE_ASK = any_of(
+    r"should (?:i|we|he|she|they|my \w+)|is (?:it|this|that) (?:normal|safe|ok|okay|serious|urgent)"
+    r"|is it an emergency|who (?:do|should) (?:i|we) (?:talk|speak|call|ask)|what (?:do|should"
+    r"|can) (?:i|we) do"
+    r"|do (?:i|we) need to|can (?:i|he|she|we) (?:take|have|eat|drink|get)|should i be worried"
+    r"|es normal|es grave|es urgente|debo|deberia|debemos|que hago|que hacemos|a quien|con quien"
+    r"|se puede|puedo tomar|tengo que preocuparme|debo preocuparme|hay que"
+    r"|se pueden?|se podria|puedo|podria|podre|se puede hacer|es seguro|es peligroso"
+    r"|e seguro|e perigoso|posso|poderia|pode-se|c'est dangereux|c'est sans danger|je pourrai"
+    r"|is it safe|is it ok|is it okay|safe to|ok to|okay to"
+    r"|e normal|e grave|e urgente|devo|deveria|devemos|o que (?:eu )?faco|o que fazemos|com quem"
+    r"|a quem"
+    r"|pode tomar|posso tomar|preciso ir|devo me preocupar"
+    r"|c'est normal|c'est grave|c'est urgent|dois-je|faut-il|je dois|on doit|je fais quoi"
+    r"|on fait quoi"
+    r"|a qui|puis-je|peut-on|on peut|je peux prendre|faut-il s'inquieter"
+)
+GENERAL = re.compile(
+    lex.GENERAL_TOPICS
+    + r"|\b(?:donar|donativo|donacion|doar|doacao|don|dons|boletin|enlace|lien|link|contrasena"
+    r"|senha|mot de passe|foro|forum|webinario|webinaire|seminario|caminata|caminhada|marche"
+    r"|gala|voluntari\w*|benevole|evento|evenement|grupo de apoyo|grupo de apoio"
+    r"|justgiving|gofundme|testament|testamento|legs|legado|legacy|badges?|pins?|logo|posters?"
+    r"|affiches?|cartaz|cartel|carteles|camisetas?|camisolas?|t-shirts?|tshirts?|merch"
+    r"|registration|inscription|inscripcion|inscricao|taller|atelier|oficina|workshop"
+    r"|trophy|trofeo|raffle|rifa|tombola|sorteo|sorteio|quermesse|kermesse|bake sale"
+    r"|groupe de parole|investigacion|pesquisa|recherche)\b"
+)
+# Questions nobody expects an answer to, and answers to a quoted question.
+RHETORICAL = any_of(
+    r"what is it with|is there anything more|how is it that|am i the only one|just me"
+    r"|soy (?:la|el) unic[oa]|sou (?:a|o) unic[oa]|juste moi|on peut rever|c'est moi ou"
+    r"|who (?:would have|knew|else thinks)|what would i do without|isn'?t (?:it|this) (?:amazing"
+    r"|incredible|ridiculous|great)|how lucky|could (?:this|it) get any worse|how did we ever"
+    r"|quien iba a decir|que haria (?:yo )?sin|no es (?:increible|ridiculo|emocionante)"
+    r"|como nos las|quem diria|o que eu faria sem|nao e (?:incrivel|ridicul\w+|emocionante)"
+    r"|como a gente|qui aurait cru|qu'est-ce que je ferais sans|n'est-ce pas|c'est pas ridicule"
+    r"|comment on faisait|peut-elle etre pire|puede empeorar|pode piorar"
+)
+NURSES = any_of(
+    r"nurses?|infoline|help ?line|enfermer[ao]s?|enfermagem|infirmier\w*|infirmiere\w*"
+    r"|linea de ayuda|linha de apoio|ligne d'ecoute"
+)
+# Telling one's story for others' sake: "sharing because it helped me", "for anyone newly
+# diagnosed", "Q: ... A: ..." (the writer asks and answers).
+SHARING = any_of(
+    r"sharing (?:because|our|my|this|in case)|for anyone (?:who|newly|else|starting|worried)"
+    r"|in case it helps|thought i'?d (?:post|share|update)|just (?:wanted|want) to share"
+    r"|posting (?:because|this|in case)|writing this for|faq"
+    r"|comparto (?:esto|mi|nuestra|por si)|por si (?:a alguien )?le sirve"
+    r"|para (?:quien|los que) (?:este|esten|empieza)|partilho|compartilho|caso ajude"
+    r"|para quem (?:esta|estiver|comeca)|je partage|pour ceux qui|si ca peut aider"
+)
+QUESTION_AND_ANSWER = re.compile(r"(?:^|\s)q: .{3,300}?\sa: ")
+QUOTED_QUESTION = re.compile(r"[\"“«'][^\"”»]{3,200}\?\s*[\"”»']")
+ANIMAL = any_of(
+    r"dog|dogs|doggy|cat|cats|puppy|pup|kitten|vet|vets|spaniel|labrador|terrier|beagle"
+    r"|poodle|collie|greyhound|whippet|hamster|rabbit|bunny|guinea pig|horse|horses|horsey|pony"
+    r"|budgie|parrot|tortoise|turtle|ferret"
+    r"|perro|perra|perrito|perrita|gato|gata|gatito|gatita|veterinario|veterinaria|conejo"
+    r"|caballo|yegua|tortuga|loro|perico|cobaya|mascota|mascotas"
+    r"|cachorro|cachorra|cachorrinho|cadela|cadelinha|cao|caes|gatinho|gatinha|filhote|coelho"
+    r"|cavalo|egua|tartaruga|papagaio|periquito|porquinho-da-india|bicho de estimacao"
+    r"|chien|chienne|chiot|chat|chatte|chaton|minou|veterinaire|veto|lapin|cheval|jument"
+    r"|poney|tortue|perroquet|perruche|cochon d'inde|furet|toutou"
+    r"|chucho|chucha|perritos|perritas|gatitos|michi|minino|cachorrinha|cachorros|cadelas"
+    r"|gatos|chiens|chats|chatons|berger allemand|pooch|moggy|puppies|kittens"
+)
+VET = any_of(r"vet|vets|veterinari\w*|veterinaire|veto")
+# A reply to another reader by name ("@Maria ...", "Louis, ..."): advice and chat more
+# often than a question for a nurse.
+ADDRESSED = re.compile(
+    r"^\s*@\w+|^\s*(?:(?:hey|hi|hola|oi|ola|coucou|salut)\s+)?"
+    r"(?!(?:hola|hello|hi|hey|bonjour|bonsoir|buenas|buenos|oi|ola|salut|coucou|thanks|gracias"
+    r"|merci|obrigad[oa]|please|dear|querid[oa]s?|cher|chere|ok|okay|so|well|yes|no|si|sim"
+    r"|nao|oui|non|update|pregunta|question|duda|duvida)\b)[a-z]{3,}\s*[,:]\s"
+)
+# "People keep asking me...", "me perguntam se...": a question reported, then answered.
+REPORTED = any_of(
+    r"(?:people|they|everyone|friends|folks) (?:keep |always |often )?ask(?:s|ed|ing)? me"
+    r"|(?:asked|asks|asking) me (?:if|whether|what|how|why)|wanted to know (?:if|why|what)"
+    r"|me (?:preguntan|preguntaron|pregunta siempre|pregunto si)|queria saber (?:si|por que)"
+    r"|me perguntam|perguntaram-me|me perguntou|me perguntaram|queria saber se"
+    r"|on me demande|m'a demande|m'ont demande|voulait savoir|me demandent"
+)
+# Prayer requests ask something of readers, never of a nurse.
+PRAYER = any_of(
+    r"pray|prayers?|praying|oracion|oraciones|orar|rezar|rezad|recen|orem|rezem|oracoes|oracao"
+    r"|priere|prieres|priez|prions|pensees|ayez une pensee|cadena de oracion|corrente de oracao"
+)
+# A reader answering or advising another: "have you asked your nurse?", "pregunta a tu medico".
+ADVICE = any_of(
+    r"have you (?:tried|asked|spoken|talked|thought|considered|checked)|you (?:should|could|might)"
+    r"|(?:ask|tell|call|talk to|speak to) your|i(?:'d| would) (?:ask|push|insist|call)"
+    r"|my advice|hang in there|don'?t give up"
+    r"|has probado|has preguntado|(?:pregunta|pregunte|consulta|habla|dile) (?:a|con) tu"
+    r"|deberias|podrias|te recomiendo|mi consejo"
+    r"|ja tentou|ja perguntou|voce ja|vc ja"
+    r"|(?:pergunte|pergunta|fale|converse) (?:ao|a|com) (?:seu|sua|o seu|a sua)"
+    r"|voce deveria|vc deveria|meu conselho|recomendo que"
+    r"|avez-vous essaye|as-tu essaye|t'as essaye|avez-vous demande|as-tu demande"
+    r"|(?:demandez|demande|parlez-en|parles-en|parlez|parle) (?:a|en a) (?:votre|ton|ta)"
+    r"|tu devrais|vous devriez|mon conseil|je vous conseille|je te conseille"
+)
+# Results written the way patients copy them: "del(17p)", "t(4;14)", "kappa 340", "3 g/l".
+LAB = re.compile(
+    r"del\s?\(?\d+[pq]\)?|t\(\d+;\d+\)|gain\s?\(?1q\)?|1q\+?|fish|kappa|lambda"
+    r"|igg|iga|ratio|m-?spike|pic|\d+(?:[.,]\d+)?\s?(?:g/l|g/dl|mg/dl|mg/l"
+    r"|mmol/l|umol/l|%)"
+)
+THANKS = re.compile(fold(lex.THANKS) + r"|\bobrigad[oa]\b|\bvaleu\b|\bmil gracias\b")
+SPAM = tuple(re.compile(rx) for rx in lex.SPAM_PHRASES.values())
+LINK = re.compile(lex.LINK)
+SPAMMY_AUTHOR = re.compile(lex.SPAMMY_AUTHOR)
