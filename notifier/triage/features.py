@@ -183,7 +183,7 @@ def _signals(
     ):
         if rx.search(text):
             signals[key] = 1.0
-    if ph.ADDRESSED.search(text):
+    if ph.ADDRESSED.search(_TAG.sub(" ", raw)):
         signals["s:addressed"] = 1.0
     link = bool(ph.LINK.search(raw.lower()))
     if link:
@@ -222,7 +222,9 @@ def extract(body: str, author_name: str | None = None) -> Features:
                 char_keys.append(key)
                 phrases.setdefault(key, word)
     for keys in (word_keys, char_keys):
-        unique = set(keys)
+        # dict.fromkeys, not set: the same order in every process, so a score's floating
+        # point sum does not depend on the hash seed.
+        unique = dict.fromkeys(keys)
         if unique:
             weight = 1.0 / math.sqrt(len(unique))
             for key in unique:

@@ -13,10 +13,13 @@ import unicodedata
 
 from notifier.triage import lexicon as lex
 
+# NFKD leaves these whole, so "sœur" would never read as "soeur".
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss"})
+
 
 def fold(text: str) -> str:
     """Lower-case, drop accents, keep letters of every script: "Medicación" -> "medicacion"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -55,6 +58,11 @@ INDIRECT = any_of(
     r"|tenho duvida|preciso de informac\w+|me ajudem|queria entender"
     r"|je voudrais savoir|j'aimerais savoir|je me demande|quelqu'un sait"
     r"|je cherche des informations"
+    r"|what (?:does|do) (?:that|this|it|these|those|they) mean|(?:o )?que significa"
+    r"|qu'est-ce que ca veut dire|ca veut dire quoi"
+    r"|(?:don'?t|do not|dont) know (?:who|what|where|if|whether|how)"
+    r"|no se (?:a quien|que|donde)|nao sei (?:a quem|o que|onde)"
+    r"|je (?:ne )?sais pas (?:a qui|quoi|ou)"
     r"|je ne sais pas si|aidez-moi|j'aimerais comprendre|vous savez si|savez-vous"
     # Doubt stated rather than asked: "not sure if I should worry", "tengo la duda de si".
     r"|not sure (?:if|whether|what|how)|find out (?:if|whether)|can'?t decide|keen to know"
@@ -97,7 +105,7 @@ CLINICAL_OTHER = any_of(
     r"|cadenas ligeras|cadeias leves|chaines legeres|proteina m|componente monoclonal"
     r"|pic monoclonal"
     r"|recaida|rechute|remision|remissao|remission|rinones|rins|reins|huesos|ossos|lesiones|lesoes"
-    r"|corticoides?|corticoide|cortisone|dexa|sangre|sangue|sang|diarrea|diarreia|diarrhee"
+    r"|corticoides?|cortisone|dexa|sangre|sangue|sang|diarrea|diarreia|diarrhee"
     r"|estrenimiento|prisao de ventre|constipation|nauseas|enjoo|nausees|hinchad\w+|inchad\w+"
     r"|gonfle\w*"
     r"|hematologo|hematologa|hematologista|hematologue|hemato|oncologo|oncologista|oncologue"
@@ -110,20 +118,20 @@ CLINICAL_OTHER = any_of(
     r"|fentanil\w*|fentanyl|morfin\w*|morphine|tramadol|paracetamol|ibuprof\w*|codein\w*"
     r"|oxycodon\w*|opioid\w*|opiace\w*|parches?|patch\w*|adesivos?|gelules?|capsulas?"
     r"|jarabe|xarope|sirop|pomada|creme|ondansetron|omeprazol\w*|valaciclovir|bactrim"
-    r"|cotrimoxazol\w*|heparin\w*|heparin|apixaban|eliquis|rivaroxaban|xarelto|clexane"
+    r"|cotrimoxazol\w*|heparin\w*|apixaban|eliquis|rivaroxaban|xarelto|clexane"
     r"|enoxaparin\w*|insulin\w*|insuline|filgrastim|neupogen|g-csf|port-a-cath|picc"
     r"|cateter|catheter|chambre implantable"
     # Parts of the body and sensations patients ask about.
     r"|oido|ouvido|oreille|oreilles|sudor|sudores|suor|suores|sueurs?|sweats?|moretones"
     r"|hematomas?|bleus|ecchymoses?|tiritar|escalofrios|calafrios|frissons|shivers?"
     r"|shivering|ganglios?|ganglions?|higado|figado|foie|pulmon|pulmao|poumons?"
-    r"|vomit\w*|vomissements?|mareo|mareos|me mareo|tonta|tonto|tete qui tourne|dormente"
+    r"|vomit\w*|vomissements?|mareos|tete qui tourne|dormente"
     r"|dormencia|adormecid\w*|engourdi\w*|zumbido|acouphenes?|sarpullido|erupcion|manchas"
     r"|plaques rouges|boutons|coceira|comezon|picazon|demangeaisons|perf|suero|soro"
     # English everyday words for treatment and symptoms the old lexicon leaves out.
     r"|tablets?|pills?|meds|jabs?|injections?|steroids?|antibiotics?|temperature|temp|fever"
     r"|dizzy|dizziness|faint\w*|breathless\w*|cough\w*|bruis\w*|bleed\w*|itch\w*|rash\w*"
-    r"|thirst\w*|wee|pee|peeing|swallow\w*|hearing|eyesight|forgetful"
+    r"|thirst\w*|pee|peeing|swallow\w*|hearing loss|deaf\w*|eyesight|forgetful"
 )
 # Asking for care in so many words: "is it normal", "should I", "who do I talk to".
 CARE_ASK = any_of(
@@ -133,9 +141,9 @@ CARE_ASK = any_of(
     r"|do (?:i|we) need to|can (?:i|he|she|we) (?:take|have|eat|drink|get)|should i be worried"
     r"|es normal|es grave|es urgente|debo|deberia|debemos|que hago|que hacemos|a quien|con quien"
     r"|se puede|puedo tomar|tengo que preocuparme|debo preocuparme|hay que"
-    r"|se pueden?|se podria|puedo|podria|podre|se puede hacer|es seguro|es peligroso"
+    r"|se pueden|se podria|puedo|podria|podre|es seguro|es peligroso"
     r"|e seguro|e perigoso|posso|poderia|pode-se|c'est dangereux|c'est sans danger|je pourrai"
-    r"|is it safe|is it ok|is it okay|safe to|ok to|okay to"
+    r"|safe to|ok to|okay to"
     r"|e normal|e grave|e urgente|devo|deveria|devemos|o que (?:eu )?faco|o que fazemos|com quem"
     r"|a quem"
     r"|pode tomar|posso tomar|preciso ir|devo me preocupar"
@@ -144,13 +152,12 @@ CARE_ASK = any_of(
     r"|a qui|puis-je|peut-on|on peut|je peux prendre|faut-il s'inquieter"
 )
 GENERAL = re.compile(
-    lex.GENERAL_TOPICS
-    + r"|\b(?:donar|donativo|donacion|doar|doacao|don|dons|boletin|enlace|lien|link|contrasena"
-    r"|senha|mot de passe|foro|forum|webinario|webinaire|seminario|caminata|caminhada|marche"
+    lex.GENERAL_TOPICS + r"|\b(?:donar|donativo|donacion|doar|doacao|dons|boletin|contrasena"
+    r"|senha|mot de passe|foro|forum|webinario|webinaire|seminario|caminata|caminhada"
     r"|gala|voluntari\w*|benevole|evento|evenement|grupo de apoyo|grupo de apoio"
-    r"|justgiving|gofundme|testament|testamento|legs|legado|legacy|badges?|pins?|logo|posters?"
+    r"|justgiving|gofundme|testament|testamento|legado|legacy|badges?|posters?"
     r"|affiches?|cartaz|cartel|carteles|camisetas?|camisolas?|t-shirts?|tshirts?|merch"
-    r"|registration|inscription|inscripcion|inscricao|taller|atelier|oficina|workshop"
+    r"|registration|inscription|inscripcion|inscricao|atelier|workshop"
     r"|trophy|trofeo|raffle|rifa|tombola|sorteo|sorteio|quermesse|kermesse|bake sale"
     r"|groupe de parole|investigacion|pesquisa|recherche)\b"
 )
@@ -162,7 +169,7 @@ RHETORICAL = any_of(
     r"|incredible|ridiculous|great)|how lucky|could (?:this|it) get any worse|how did we ever"
     r"|quien iba a decir|que haria (?:yo )?sin|no es (?:increible|ridiculo|emocionante)"
     r"|como nos las|quem diria|o que eu faria sem|nao e (?:incrivel|ridicul\w+|emocionante)"
-    r"|como a gente|qui aurait cru|qu'est-ce que je ferais sans|n'est-ce pas|c'est pas ridicule"
+    r"|como a gente|qui aurait cru|qu'est-ce que je ferais sans|c'est pas ridicule"
     r"|comment on faisait|peut-elle etre pire|puede empeorar|pode piorar"
 )
 NURSES = any_of(
@@ -182,33 +189,38 @@ SHARING = any_of(
 QUESTION_AND_ANSWER = re.compile(r"(?:^|\s)q: .{3,300}?\sa: ")
 QUOTED_QUESTION = re.compile(r"[\"“«'][^\"”»]{3,200}\?\s*[\"”»']")
 ANIMAL = any_of(
-    r"dog|dogs|doggy|cat|cats|puppy|pup|kitten|vet|vets|spaniel|labrador|terrier|beagle"
+    r"dog|dogs|doggy|cat(?! scan)|cats|puppy|pup|kitten|spaniel|labrador|terrier|beagle"
     r"|poodle|collie|greyhound|whippet|hamster|rabbit|bunny|guinea pig|horse|horses|horsey|pony"
     r"|budgie|parrot|tortoise|turtle|ferret"
     r"|perro|perra|perrito|perrita|gato|gata|gatito|gatita|veterinario|veterinaria|conejo"
     r"|caballo|yegua|tortuga|loro|perico|cobaya|mascota|mascotas"
     r"|cachorro|cachorra|cachorrinho|cadela|cadelinha|cao|caes|gatinho|gatinha|filhote|coelho"
     r"|cavalo|egua|tartaruga|papagaio|periquito|porquinho-da-india|bicho de estimacao"
-    r"|chien|chienne|chiot|chat|chatte|chaton|minou|veterinaire|veto|lapin|cheval|jument"
+    r"|chien|chienne|chiot|(?:mon|ton|son|notre|votre|le|un|du|au) chat|chatte|chaton|minou"
+    r"|veterinaire|veto|lapin|cheval|jument"
     r"|poney|tortue|perroquet|perruche|cochon d'inde|furet|toutou"
     r"|chucho|chucha|perritos|perritas|gatitos|michi|minino|cachorrinha|cachorros|cadelas"
     r"|gatos|chiens|chats|chatons|berger allemand|pooch|moggy|puppies|kittens"
 )
-VET = any_of(r"vet|vets|veterinari\w*|veterinaire|veto")
+# "The vet" speaks of an animal even in a sentence that names none; "a Vietnam vet" does not.
+VET = any_of(r"(?:the|a|our|my|his|her|their|to the) vet|vets|veterinari\w*|veterinaire|veto")
 # A reply to another reader by name ("@Maria ...", "Louis, ..."): advice and chat more
 # often than a question for a nurse.
 ADDRESSED = re.compile(
-    r"^\s*@\w+|^\s*(?:(?:hey|hi|hola|oi|ola|coucou|salut)\s+)?"
-    r"(?!(?:hola|hello|hi|hey|bonjour|bonsoir|buenas|buenos|oi|ola|salut|coucou|thanks|gracias"
-    r"|merci|obrigad[oa]|please|dear|querid[oa]s?|cher|chere|ok|okay|so|well|yes|no|si|sim"
-    r"|nao|oui|non|update|pregunta|question|duda|duvida)\b)[a-z]{3,}\s*[,:]\s"
+    r"^\s*@\w+|^\s*(?:(?:Hey|Hi|Hola|Oi|Olá|Ola|Coucou|Salut)\s+)?"
+    r"(?!(?i:hola|hello|hi|hey|bonjour|bonsoir|buenas|buenos|oi|olá|ola|salut|coucou|thanks"
+    r"|thank|gracias|merci|obrigad[oa]|please|dear|querid[oa]s?|cher|chère|chere|ok|okay|so"
+    r"|well|yes|no|sí|si|sim|não|nao|oui|non|update|pregunta|question|duda|dúvida|duvida"
+    r"|sorry|bueno|alors|nurses?|everyone|all|folks|friends|amigos|amis|pessoal|gente"
+    r"|todos|and|but|also|btw|doctor|docteur|doctora|mum|mom|dad|mama|papa|mamá|papá)\b)"
+    r"[A-ZÀ-Ý][a-zà-ÿ]{2,}\s*[,:]\s"
 )
 # "People keep asking me...", "me perguntam se...": a question reported, then answered.
 REPORTED = any_of(
     r"(?:people|they|everyone|friends|folks) (?:keep |always |often )?ask(?:s|ed|ing)? me"
-    r"|(?:asked|asks|asking) me (?:if|whether|what|how|why)|wanted to know (?:if|why|what)"
-    r"|me (?:preguntan|preguntaron|pregunta siempre|pregunto si)|queria saber (?:si|por que)"
-    r"|me perguntam|perguntaram-me|me perguntou|me perguntaram|queria saber se"
+    r"|(?:asked|asks|asking) me (?:if|whether|what|how|why)"
+    r"|me (?:preguntan|preguntaron|pregunta siempre)"
+    r"|me perguntam|perguntaram-me|me perguntou|me perguntaram"
     r"|on me demande|m'a demande|m'ont demande|voulait savoir|me demandent"
 )
 # Prayer requests ask something of readers, never of a nurse.
@@ -222,7 +234,7 @@ ADVICE = any_of(
     r"|(?:ask|tell|call|talk to|speak to) your|i(?:'d| would) (?:ask|push|insist|call)"
     r"|my advice|hang in there|don'?t give up"
     r"|has probado|has preguntado|(?:pregunta|pregunte|consulta|habla|dile) (?:a|con) tu"
-    r"|deberias|podrias|te recomiendo|mi consejo"
+    r"|deberias|te recomiendo|mi consejo"
     r"|ja tentou|ja perguntou|voce ja|vc ja"
     r"|(?:pergunte|pergunta|fale|converse) (?:ao|a|com) (?:seu|sua|o seu|a sua)"
     r"|voce deveria|vc deveria|meu conselho|recomendo que"
@@ -232,9 +244,10 @@ ADVICE = any_of(
 )
 # Results written the way patients copy them: "del(17p)", "t(4;14)", "kappa 340", "3 g/l".
 LAB = re.compile(
-    r"del\s?\(?\d+[pq]\)?|t\(\d+;\d+\)|gain\s?\(?1q\)?|1q\+?|fish|kappa|lambda"
-    r"|igg|iga|ratio|m-?spike|pic|\d+(?:[.,]\d+)?\s?(?:g/l|g/dl|mg/dl|mg/l"
-    r"|mmol/l|umol/l|%)"
+    r"\bdel\s?\(?\d+[pq]\)?|\bt\(\d+;\d+\)|\bgain\s?\(?1q\)?|\b1q\+?(?!\w)"
+    r"|\b(?:fish|kappa|lambda|igg|iga|ratio|m-?spike|pic)\b"
+    # A number's digits are bounded so a hostile run of digits costs linear time.
+    r"|(?<![\d.,])\d{1,6}(?:[.,]\d{1,3})?\s?(?:g/l|g/dl|mg/dl|mg/l|mmol/l|umol/l|%)"
 )
 THANKS = re.compile(fold(lex.THANKS) + r"|\bobrigad[oa]\b|\bvaleu\b|\bmil gracias\b")
 SPAM = tuple(re.compile(rx) for rx in lex.SPAM_PHRASES.values())

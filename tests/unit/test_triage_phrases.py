@@ -1,0 +1,85 @@
+"""The triage's phrase lists: what they must catch and the everyday words they must not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from notifier.triage.features import extract
+from notifier.triage.phrases import fold
+
+
+def signals(body: str) -> set[str]:
+    return {k for k in extract(body).values if k.startswith("s:")}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "FISH shows del(17p), what does that mean",
+        "t(4;14) positif. bon ou mauvais",
+        "kappa 340 lambda 12",
+        "pic monoclonal à 3,2 g/l",
+    ],
+)
+def test_results_as_patients_copy_them_are_seen(body: str) -> None:
+    assert "s:lab" in signals(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["Registration for the walk is open", "What a picture!", "Obrigada, amiga", "A bigger cage"],
+)
+def test_result_words_inside_other_words_are_not_results(body: str) -> None:
+    assert "s:lab" not in signals(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "signal"),
+    [
+        ("My wife's new pills make her confused and I don't know who to talk to", "s:general"),
+        ("Is there a link between dex and insomnia?", "s:general"),
+        ("pins and needles in my feet since velcade, is that normal?", "s:general"),
+        ("We had a quick chat with the nurse. Should Dad drink more water?", "s:animal"),
+        ("My CAT scan showed a lesion, what happens next?", "s:animal"),
+        ("Dad is a Vietnam vet, could Agent Orange have caused his myeloma?", "s:animal"),
+        ("Hi all, mum keeps falling asleep since her new tablets, is that normal?", "s:addressed"),
+        ("Sorry, is it safe to eat sushi on lenalidomide?", "s:addressed"),
+        ("Queria saber se posso tomar a vacina da gripe com o Revlimid", "s:reported"),
+    ],
+)
+def test_everyday_words_do_not_raise_signals_against_a_question(body: str, signal: str) -> None:
+    assert signal not in signals(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "signal"),
+    [
+        ("Louis, ce serait pas plutôt le Bactrim qui te donne ces boutons ?", "s:addressed"),
+        ("@Maria I had the same rash, ask your nurse", "s:addressed"),
+        ("The vet put our spaniel on prednisolone, he drinks all day, normal?", "s:animal"),
+        ("Mon chat est sous cortisone, c'est normal qu'il boive autant ?", "s:animal"),
+        ("People keep asking me if it's catching. It isn't.", "s:reported"),
+    ],
+)
+def test_the_signals_still_fire_where_they_should(body: str, signal: str) -> None:
+    assert signal in signals(body)
+
+
+def test_ligatures_fold_like_their_letters() -> None:
+    assert fold("Ma sœur") == "ma soeur"
+    assert "s:relative" in signals("Ma sœur est sous Revlimid, c'est normal la fatigue ?")
+
+
+def test_no_control_characters_hide_in_the_source() -> None:
+    # A "\b" typed into a non-raw string once became a backspace and silently disabled a
+    # pattern; nothing in the package's source may hold such a character.
+    root = Path(__file__).resolve().parents[2] / "notifier"
+    bad = [
+        f"{path.relative_to(root)}:{n}"
+        for path in sorted(root.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(ord(c) < 32 and c != "\t" for c in line)
+    ]
+    assert bad == []
