@@ -201,10 +201,12 @@ class Service:
                 extra={"action": "retention", "deleted": rows},
             )
 
-    async def deliver(self, stopping: asyncio.Event | None = None) -> DeliveryReport | None:
+    async def deliver(
+        self, stopping: asyncio.Event | None = None, wake: asyncio.Event | None = None
+    ) -> DeliveryReport | None:
         """One delivery pass; None if the state store failed (logged)."""
         try:
-            delivery = await self.deliverer.deliver_due(stopping)
+            delivery = await self.deliverer.deliver_due(stopping, wake)
         except StateError as exc:
             self.delivery_error = mask_text(str(exc))
             monitor.delivery_failed(self.delivery_error)

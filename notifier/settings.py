@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     # a worker silent for WORKER_TIMEOUT is taken as dead and its claims go to
     # the others.  The lease is the backstop for a worker that never beat.
     lease_seconds: float = Field(default=60.0, gt=0)
-    worker_timeout: float = Field(default=15.0, ge=1)
+    worker_timeout: float = Field(default=10.0, ge=1)
     shutdown_timeout: float = Field(default=30.0, ge=0)
 
     # Triage: find medical questions nobody flagged.  "flag" only marks the
