@@ -253,14 +253,25 @@ class Deliverer:
             raise
 
     async def _claim(self, state: _Pass) -> bool:
-        """Claim the next few due messages into the queue; False if none is due."""
-        claimed = await self._outbox.claim(
-            self._owner,
-            self._batch_size,
-            self._s.lease_seconds,
-            due_by=state.due_by,
-            take_over_after=self._take_over_after(),
-        )
+        """Claim the next few due messages into the queue; False if none is due.
+
+        A claim the state store refuses is retried like a record (the gate
+        closes meanwhile), not raised: that would stop the other connections
+        in the middle of their sends.  Whether to take over other workers'
+        claims is decided afresh at each try (not while the gate is closed, nor
+        just after it reopens).
+        """
+
+        def claim() -> Awaitable[list[Claimed]]:
+            return self._outbox.claim(
+                self._owner,
+                self._batch_size,
+                self._s.lease_seconds,
+                due_by=state.due_by,
+                take_over_after=self._take_over_after(),
+            )
+
+        claimed = await self._persist(claim)
         if not claimed:
             return False
         self._note_takeovers(claimed)
@@ -306,7 +317,7 @@ class Deliverer:
                 # Woken, or a second went by: take what came due since.
                 if wake is not None:
                     wake.clear()
-                state.due_by = await self._outbox.now()
+                state.due_by = await self._persist(self._outbox.now)
         return None
 
     async def _give_back(self, state: _Pass) -> None:
