@@ -1,12 +1,13 @@
 """Delivery: hand due outbox rows to the SMTP server over a pool of connections.
 
-Rows are claimed a few at a time (about NOTIFIER_MARK_WINDOW) with a short
-lease, renewed by the worker's heartbeat, into a queue the connections
+Rows are claimed a few dozen at a time (a mark window per connection) with a
+short lease, renewed by the worker's heartbeat, into a queue the connections
 (NOTIFIER_SMTP_CONNECTIONS) share.  Each connection takes its next message as
-soon as it is free, and whichever finds the queue empty claims the next few: a
-send that hangs holds only its own message, and the claim query comes round
-every few messages, so the claims of a worker whose heartbeat stopped (taken
-first) are picked up within a second or so.  A pass lasts while there is work:
+soon as it is free, and whichever finds the queue down to one message per
+connection claims the next batch while the others go on sending: a send that
+hangs holds only its own message, and the claim query comes round every few
+dozen messages, so the claims of a worker whose heartbeat stopped (claimed and
+sent first) are picked up within a second or so.  A pass lasts while there is work:
 a connection that finds nothing due while another is still sending looks again
 every second (or when woken), so new mail never waits for a slow send.  A
 failure is recorded as soon as the server has answered; "sent" marks are
@@ -84,6 +85,7 @@ class _Pass:
         self.queue: deque[Claimed] = deque()
         self.claiming = asyncio.Lock()
         self.due_by = due_by  # claims take what was due by then (moved on when idle)
+        self.drained = False  # the last claim found fewer than it asked for
         self.sending = 0  # connections with a message in hand
         self.freed = asyncio.Event()  # set (and replaced) each time one finishes
         self.unstarted: set[int] = set()  # claimed, never tried: given back uncharged
@@ -133,10 +135,15 @@ class Deliverer:
         self._owner = owner
         self._gate = gate or StoreGate()
         self._rng = rng
-        # A few at a time: the claim query comes round every few messages (a
-        # dead worker's claims are picked up soon), and a hung send holds back
-        # only its own message.  Never fewer than one per connection.
-        self._batch_size = batch_size or max(settings.mark_window, 2 * len(self._transports))
+        # A mark window per connection at a time (32 by default): the claim query
+        # comes round every few dozen messages, so a dead worker's claims
+        # (claimed first, sent first) are picked up within a second or so, at
+        # about the throughput of claims of 100.  The queue is topped up when it
+        # falls to one message per connection, by the connection that notices,
+        # while the others go on sending.
+        connections = len(self._transports)
+        self._batch_size = batch_size or max(settings.mark_window * connections, 2 * connections)
+        self._low_water = min(connections, self._batch_size - 1)
         self._sender = settings.mail_from.addr_spec
         self._limiter = RateLimiter(settings.smtp_max_per_minute)
         # Outcomes are retried while the claims they are about may still be ours.
@@ -272,12 +279,18 @@ class Deliverer:
             )
 
         claimed = await self._persist(claim)
+        state.drained = len(claimed) < self._batch_size
         if not claimed:
             return False
         self._note_takeovers(claimed)
         state.progress.total = (state.progress.total or 0) + len(claimed)
+        # A dead worker's messages (first in the claim) go before what is queued.
+        for message in reversed(claimed):
+            if message.previous_owner and message.previous_owner != self._owner:
+                state.queue.appendleft(message)
         for message in claimed:
-            state.queue.append(message)
+            if not (message.previous_owner and message.previous_owner != self._owner):
+                state.queue.append(message)
             state.unstarted.add(message.id)
         return True
 
@@ -294,6 +307,15 @@ class Deliverer:
         while not self._should_stop(state, stopping):
             message = state.take()
             if message is not None:
+                if (
+                    len(state.queue) <= self._low_water
+                    and not state.drained
+                    and not state.claiming.locked()
+                ):
+                    # Top up before the queue runs dry; this connection pays for
+                    # the claim, the others keep sending from the queue.
+                    async with state.claiming:
+                        await self._claim(state)
                 return message
             async with state.claiming:
                 if state.queue:
@@ -318,6 +340,7 @@ class Deliverer:
                 if wake is not None:
                     wake.clear()
                 state.due_by = await self._persist(self._outbox.now)
+                state.drained = False
         return None
 
     async def _give_back(self, state: _Pass) -> None:

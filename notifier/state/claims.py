@@ -77,19 +77,31 @@ class Claims(StateStore):
         than that many seconds are due too.  Rows taken over from another worker
         come before fresh ones.
         """
-        due = [
+        pending_and_due = [
             outbox.c.state == PENDING,
             outbox.c.next_attempt_at <= (naive(due_by) if due_by else self.now_sql()),
-            self._free(take_over_after),
         ]
+        due = [*pending_and_due, self._free(take_over_after)]
 
         def candidates(taken_over: bool, count: int) -> Any:
             # Rows another worker held (its heartbeat stopped, or its lease ran
-            # out) come first: they have waited longest already.  Fresh rows
-            # (never claimed, released, or retried) follow in due order.
-            held_before = (
-                outbox.c.lease_owner.is_not(None) if taken_over else outbox.c.lease_owner.is_(None)
-            )
+            # out) come first: they have waited longest already.  They are read
+            # through the lease-owner index (the claimed rows are few; ordering
+            # them by due time would walk the whole backlog on every claim).
+            # Fresh rows (never claimed, released or retried: no owner, so free)
+            # follow in due order, read through the due index.
+            if taken_over:
+                # ``state || ''``: not the due index's column, so SQLite's planner
+                # takes the lease-owner index (ix_notifier_outbox_lease_owner).
+                where = [
+                    outbox.c.lease_owner.is_not(None),
+                    outbox.c.state.concat("") == PENDING,
+                    *due[1:],
+                ]
+                order = (outbox.c.lease_owner, outbox.c.id)
+            else:
+                where = [outbox.c.lease_owner.is_(None), *pending_and_due]
+                order = (outbox.c.next_attempt_at, outbox.c.id)
             query = (
                 select(
                     outbox.c.id,
@@ -97,8 +109,8 @@ class Claims(StateStore):
                     outbox.c.lease_expires_at,
                     self.now_sql().label("now"),
                 )
-                .where(held_before, *due)
-                .order_by(outbox.c.next_attempt_at, outbox.c.id)
+                .where(*where)
+                .order_by(*order)
                 .limit(count)
             )
             if self._dialect == "postgresql":
