@@ -305,17 +305,19 @@ class Deliverer:
         when woken, or when it finishes.
         """
         while not self._should_stop(state, stopping):
+            if (
+                state.queue
+                and len(state.queue) <= self._low_water
+                and not state.drained
+                and not state.claiming.locked()
+            ):
+                # Top up before the queue runs dry: this connection claims, the
+                # others keep sending from the queue, and messages still start
+                # in the order they were claimed.
+                async with state.claiming:
+                    await self._claim(state)
             message = state.take()
             if message is not None:
-                if (
-                    len(state.queue) <= self._low_water
-                    and not state.drained
-                    and not state.claiming.locked()
-                ):
-                    # Top up before the queue runs dry; this connection pays for
-                    # the claim, the others keep sending from the queue.
-                    async with state.claiming:
-                        await self._claim(state)
                 return message
             async with state.claiming:
                 if state.queue:
