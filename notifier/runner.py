@@ -68,7 +68,10 @@ async def run_service(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    delivery = DeliveryLoop(service.deliver, poll_interval=settings.poll_interval)
+    delivery = DeliveryLoop(
+        lambda stopping: service.deliver(stopping, delivery.woken),
+        poll_interval=settings.poll_interval,
+    )
     polls: set[asyncio.Task[Any]] = set()
 
     async def poll_job() -> None:

@@ -65,6 +65,7 @@ class Service:
         outbox: Outbox | None = None,
         transports: Sequence[MailTransport] | None = None,
         clock: Callable[[], datetime] = _now,
+        flow_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
         self.renderer = Renderer(settings.templates_dir)
@@ -74,6 +75,10 @@ class Service:
             SmtpTransport(settings) for _ in range(settings.smtp_connections)
         ]
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # The worker's clock: bookkeeping only (last poll, retention's hourly
+        # turn).  Digests' and reminders' due times are the state store's clock,
+        # unless ``flow_clock`` stands in for it (the tests move it; the demo
+        # skips ahead).
         self._clock = clock
         self.holds = (
             HoldWatcher(settings.state_url, self.source, timedelta(days=settings.hold_watch_days))
@@ -85,9 +90,15 @@ class Service:
             else None
         )
         self.poller = Poller(
-            settings, self.source, self.outbox, self.renderer, clock=clock, holds=self.holds
+            settings,
+            self.source,
+            self.outbox,
+            self.renderer,
+            clock=clock,
+            flow_clock=flow_clock,
+            holds=self.holds,
         )
-        self.flow = FlowJobs(settings, self.outbox, self.source, self.renderer, clock)
+        self.flow = FlowJobs(settings, self.outbox, self.source, self.renderer, flow_clock)
         # Closed while the state store refuses writes: no new sends meanwhile.
         self.gate = StoreGate()
         self.deliverer = Deliverer(
@@ -201,10 +212,12 @@ class Service:
                 extra={"action": "retention", "deleted": rows},
             )
 
-    async def deliver(self, stopping: asyncio.Event | None = None) -> DeliveryReport | None:
+    async def deliver(
+        self, stopping: asyncio.Event | None = None, wake: asyncio.Event | None = None
+    ) -> DeliveryReport | None:
         """One delivery pass; None if the state store failed (logged)."""
         try:
-            delivery = await self.deliverer.deliver_due(stopping)
+            delivery = await self.deliverer.deliver_due(stopping, wake)
         except StateError as exc:
             self.delivery_error = mask_text(str(exc))
             monitor.delivery_failed(self.delivery_error)

@@ -152,8 +152,10 @@ class Settings(BaseSettings):
     # A claim is renewed by its worker's heartbeat (every WORKER_TIMEOUT / 5 s);
     # a worker silent for WORKER_TIMEOUT is taken as dead and its claims go to
     # the others.  The lease is the backstop for a worker that never beat.
+    # 10 s, not 15: noticing a death costs the timeout less the last heartbeat's
+    # age, and a killed worker's mail is to be out within 15 s of the kill.
     lease_seconds: float = Field(default=60.0, gt=0)
-    worker_timeout: float = Field(default=15.0, ge=1)
+    worker_timeout: float = Field(default=10.0, ge=1)
     shutdown_timeout: float = Field(default=30.0, ge=0)
 
     # Triage: find medical questions nobody flagged.  "flag" only marks the

@@ -1,7 +1,15 @@
 """Delivery: hand due outbox rows to the SMTP server over a pool of connections.
 
-Rows are claimed in batches with a short lease (renewed by the worker's
-heartbeat) and shared among the connections (NOTIFIER_SMTP_CONNECTIONS).  A
+Rows are claimed a few dozen at a time (a mark window per connection) with a
+short lease, renewed by the worker's heartbeat, into a queue the connections
+(NOTIFIER_SMTP_CONNECTIONS) share.  Each connection takes its next message as
+soon as it is free, and whichever finds the queue down to one message per
+connection claims the next batch while the others go on sending: a send that
+hangs holds only its own message, and the claim query comes round every few
+dozen messages, so the claims of a worker whose heartbeat stopped (claimed and
+sent first) are picked up within a second or so.  A pass lasts while there is work:
+a connection that finds nothing due while another is still sending looks again
+every second (or when woken), so new mail never waits for a slow send.  A
 failure is recorded as soon as the server has answered; "sent" marks are
 group-committed, and a connection may run up to NOTIFIER_MARK_WINDOW messages
 ahead of them: a crash can double at most that many per connection.  While the
@@ -22,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import TypeVar
 
@@ -43,6 +52,10 @@ from notifier.settings import Settings
 from notifier.state import Claimed, Outbox
 
 log = logging.getLogger(__name__)
+
+# A connection with nothing to do while another is still sending looks again
+# this often: new mail, retries come due, a dead worker's claims.
+IDLE_LOOK = 1.0
 
 __all__ = ["Deliverer", "DeliveryReport", "backoff"]
 
@@ -68,8 +81,13 @@ def _settled(marking: set[int], row_id: int, _task: object) -> None:
 class _Pass:
     """The shared state of one delivery pass: what is claimed, where each message is."""
 
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[Claimed] = asyncio.Queue()
+    def __init__(self, due_by: datetime) -> None:
+        self.queue: deque[Claimed] = deque()
+        self.claiming = asyncio.Lock()
+        self.due_by = due_by  # claims take what was due by then (moved on when idle)
+        self.drained = False  # the last claim found fewer than it asked for
+        self.sending = 0  # connections with a message in hand
+        self.freed = asyncio.Event()  # set (and replaced) each time one finishes
         self.unstarted: set[int] = set()  # claimed, never tried: given back uncharged
         self.on_wire: set[int] = set()  # being sent now
         self.marking: set[int] = set()  # sent; the "sent" mark not yet written
@@ -80,6 +98,19 @@ class _Pass:
 
     def held(self) -> list[int]:
         return sorted(self.unstarted | self.on_wire | self.marking)
+
+    def take(self) -> Claimed | None:
+        """The next claimed message still ours and never tried, if any."""
+        while self.queue:
+            message = self.queue.popleft()
+            if message.id in self.unstarted:
+                return message
+        return None
+
+    def finished_one(self) -> None:
+        self.sending -= 1
+        self.freed.set()
+        self.freed = asyncio.Event()
 
 
 class Deliverer:
@@ -104,8 +135,15 @@ class Deliverer:
         self._owner = owner
         self._gate = gate or StoreGate()
         self._rng = rng
-        # Enough to keep every connection busy between claims.
-        self._batch_size = batch_size or 25 * len(self._transports)
+        # A mark window per connection at a time (32 by default): the claim query
+        # comes round every few dozen messages, so a dead worker's claims
+        # (claimed first, sent first) are picked up within a second or so, at
+        # about the throughput of claims of 100.  The queue is topped up when it
+        # falls to one message per connection, by the connection that notices,
+        # while the others go on sending.
+        connections = len(self._transports)
+        self._batch_size = batch_size or max(settings.mark_window * connections, 2 * connections)
+        self._low_water = min(connections, self._batch_size - 1)
         self._sender = settings.mail_from.addr_spec
         self._limiter = RateLimiter(settings.smtp_max_per_minute)
         # Outcomes are retried while the claims they are about may still be ours.
@@ -115,41 +153,28 @@ class Deliverer:
         # taken back at the start of the next pass.
         self._strays = False
 
-    async def deliver_due(self, stopping: asyncio.Event | None = None) -> DeliveryReport:
-        """Send everything due now; stop early when ``stopping`` is set or delivery pauses.
+    async def deliver_due(
+        self, stopping: asyncio.Event | None = None, wake: asyncio.Event | None = None
+    ) -> DeliveryReport:
+        """Send what is due until nothing is left; stop early when ``stopping`` is set
+        or delivery pauses.  ``wake`` (set when a poll enqueued something) makes
+        connections with nothing to do look again at once.
 
         Raises StateError when the state store cannot be read or written.
         """
         report = DeliveryReport()
-        state = _Pass()
+        state: _Pass | None = None
         try:
             if self._strays:
                 await self._take_back_strays()
-            # Only what was due when the pass began: a message retried during this
-            # pass waits for the next one instead of spinning here.
-            started = await self._outbox.now()
-            while not self._should_stop(state, stopping):
-                claimed = await self._outbox.claim(
-                    self._owner,
-                    self._batch_size,
-                    self._s.lease_seconds,
-                    due_by=started,
-                    take_over_after=self._take_over_after(),
-                )
-                if not claimed:
-                    break
-                self._note_takeovers(claimed)
-                state.progress.total = (state.progress.total or 0) + len(claimed)
-                for message in claimed:
-                    state.queue.put_nowait(message)
-                    state.unstarted.add(message.id)
-                await self._send_batch(state, report, stopping)
-                # Stopped, paused or unreachable: give back what was never tried,
-                # without charging it.
-                await self._persist(
-                    partial(self._outbox.release, self._owner, sorted(state.unstarted))
-                )
-                state.unstarted.clear()
+            # What is due when the pass begins (moved on only when a connection
+            # has waited): a message retried during the pass does not spin here.
+            state = _Pass(await self._outbox.now())
+            await self._connections(state, report, stopping, wake)
+            # Stopped, paused or unreachable: give back what was never tried,
+            # without charging it.
+            await self._persist(partial(self._outbox.release, self._owner, sorted(state.unstarted)))
+            state.unstarted.clear()
         except StateError as exc:
             self._gate.failed(exc)
             self._strays = True
@@ -160,7 +185,8 @@ class Deliverer:
             # back uncharged; the one on the wire was tried (and may have reached
             # the server: it may go twice).  A row whose "sent" mark is still
             # being written is left to it.
-            await self._give_back(state)
+            if state is not None:
+                await self._give_back(state)
             raise
         return report
 
@@ -210,11 +236,15 @@ class Deliverer:
                 extra={"action": "claims_retaken", "count": count},
             )
 
-    async def _send_batch(
-        self, state: _Pass, report: DeliveryReport, stopping: asyncio.Event | None
+    async def _connections(
+        self,
+        state: _Pass,
+        report: DeliveryReport,
+        stopping: asyncio.Event | None,
+        wake: asyncio.Event | None,
     ) -> None:
         workers = [
-            asyncio.ensure_future(self._worker(t, state, report, stopping))
+            asyncio.ensure_future(self._worker(t, state, report, stopping, wake))
             for t in self._transports
         ]
         try:
@@ -228,6 +258,92 @@ class Deliverer:
             await asyncio.gather(*workers, return_exceptions=True)
             await self._give_back(state)
             raise
+
+    async def _claim(self, state: _Pass) -> bool:
+        """Claim the next few due messages into the queue; False if none is due.
+
+        A claim the state store refuses is retried like a record (the gate
+        closes meanwhile), not raised: that would stop the other connections
+        in the middle of their sends.  Whether to take over other workers'
+        claims is decided afresh at each try (not while the gate is closed, nor
+        just after it reopens).
+        """
+
+        def claim() -> Awaitable[list[Claimed]]:
+            return self._outbox.claim(
+                self._owner,
+                self._batch_size,
+                self._s.lease_seconds,
+                due_by=state.due_by,
+                take_over_after=self._take_over_after(),
+            )
+
+        claimed = await self._persist(claim)
+        state.drained = len(claimed) < self._batch_size
+        if not claimed:
+            return False
+        self._note_takeovers(claimed)
+        state.progress.total = (state.progress.total or 0) + len(claimed)
+        # A dead worker's messages (first in the claim) go before what is queued.
+        for message in reversed(claimed):
+            if message.previous_owner and message.previous_owner != self._owner:
+                state.queue.appendleft(message)
+        for message in claimed:
+            if not (message.previous_owner and message.previous_owner != self._owner):
+                state.queue.append(message)
+            state.unstarted.add(message.id)
+        return True
+
+    async def _next(
+        self, state: _Pass, stopping: asyncio.Event | None, wake: asyncio.Event | None
+    ) -> Claimed | None:
+        """This connection's next message: from the queue, else claimed now.
+
+        None when nothing is due and no other connection is sending (the pass
+        is over), or when the pass stops.  While another connection is still
+        sending (a slow or hung send, say), look again every IDLE_LOOK seconds,
+        when woken, or when it finishes.
+        """
+        while not self._should_stop(state, stopping):
+            if (
+                state.queue
+                and len(state.queue) <= self._low_water
+                and not state.drained
+                and not state.claiming.locked()
+            ):
+                # Top up before the queue runs dry: this connection claims, the
+                # others keep sending from the queue, and messages still start
+                # in the order they were claimed.
+                async with state.claiming:
+                    await self._claim(state)
+            message = state.take()
+            if message is not None:
+                return message
+            async with state.claiming:
+                if state.queue:
+                    continue  # another connection claimed meanwhile
+                if await self._claim(state):
+                    continue
+            if not state.sending:
+                return None
+            freed = state.freed
+            waits = [asyncio.ensure_future(freed.wait())]
+            if stopping is not None:
+                waits.append(asyncio.ensure_future(stopping.wait()))
+            if wake is not None:
+                waits.append(asyncio.ensure_future(wake.wait()))
+            try:
+                await asyncio.wait(waits, timeout=IDLE_LOOK, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            if not freed.is_set():
+                # Woken, or a second went by: take what came due since.
+                if wake is not None:
+                    wake.clear()
+                state.due_by = await self._persist(self._outbox.now)
+                state.drained = False
+        return None
 
     async def _give_back(self, state: _Pass) -> None:
         """Release what this pass holds, best effort (else heartbeats stop and others take it)."""
@@ -274,45 +390,63 @@ class Deliverer:
         state: _Pass,
         report: DeliveryReport,
         stopping: asyncio.Event | None,
+        wake: asyncio.Event | None,
     ) -> None:
-        """One connection's share of the batch."""
+        """One connection: takes its next message whenever it is free."""
         marks: deque[asyncio.Task[None]] = deque()
-        while not state.queue.empty() and not self._should_stop(state, stopping):
-            message = state.queue.get_nowait()
+        while not self._should_stop(state, stopping):
             # At most NOTIFIER_MARK_WINDOW messages of this connection may be sent
             # and not yet recorded: the most a crash can make it send twice.
             while len(marks) >= self._s.mark_window:
                 await marks.popleft()
             if not await self._ready(state, stopping):
                 break
-            if message.id not in state.unstarted:
-                continue  # another worker has it now
-            await self._limiter.wait()
-            if self._should_stop(state, stopping):
+            message = await self._next(state, stopping, wake)
+            if message is None:
                 break
-            state.unstarted.discard(message.id)
-            state.on_wire.add(message.id)
+            state.sending += 1
             try:
-                mark = await self._deliver_one(transport, message, report)
-            except (DeliveryConfigError, ServerUnavailableError) as exc:
-                state.halted = True
-                if isinstance(exc, DeliveryConfigError):
-                    report.paused = str(exc)
-                else:
-                    report.unreachable = str(exc)
-                state.on_wire.discard(message.id)
-                state.unstarted.add(message.id)  # never reached the server: uncharged
-                continue
-            # Not in a finally: a cancelled send stays on the wire for the pass's
-            # clean-up to give back.
-            state.on_wire.discard(message.id)
-            state.progress.advance()
+                mark = await self._send(transport, message, state, report, stopping)
+            finally:
+                state.finished_one()
             if mark is not None:
-                state.marking.add(message.id)
-                mark.add_done_callback(partial(_settled, state.marking, message.id))
                 marks.append(mark)
         while marks:
             await marks.popleft()
+
+    async def _send(
+        self,
+        transport: MailTransport,
+        message: Claimed,
+        state: _Pass,
+        report: DeliveryReport,
+        stopping: asyncio.Event | None,
+    ) -> asyncio.Task[None] | None:
+        """Send one message taken from the queue; the task marking it sent, if it went."""
+        await self._limiter.wait()
+        if self._should_stop(state, stopping):
+            return None  # still unstarted: given back uncharged
+        state.unstarted.discard(message.id)
+        state.on_wire.add(message.id)
+        try:
+            mark = await self._deliver_one(transport, message, report)
+        except (DeliveryConfigError, ServerUnavailableError) as exc:
+            state.halted = True
+            if isinstance(exc, DeliveryConfigError):
+                report.paused = str(exc)
+            else:
+                report.unreachable = str(exc)
+            state.on_wire.discard(message.id)
+            state.unstarted.add(message.id)  # never reached the server: uncharged
+            return None
+        # Not in a finally: a cancelled send stays on the wire for the pass's
+        # clean-up to give back.
+        state.on_wire.discard(message.id)
+        state.progress.advance()
+        if mark is not None:
+            state.marking.add(message.id)
+            mark.add_done_callback(partial(_settled, state.marking, message.id))
+        return mark
 
     async def _deliver_one(
         self, transport: MailTransport, message: Claimed, report: DeliveryReport

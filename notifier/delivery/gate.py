@@ -48,7 +48,9 @@ class StoreGate:
         return self._open.is_set()
 
     def open_for(self) -> float:
-        """Seconds since the store came back (infinite if it never went away)."""
+        """Seconds since the store came back (infinite if it never went away, 0 while away)."""
+        if not self._open.is_set():
+            return 0.0
         return self._clock() - self._opened_at
 
     def failed(self, error: BaseException) -> None:

@@ -1,6 +1,6 @@
 """The worker's heartbeat: proof of life that lets the others take over its claims.
 
-Every ``NOTIFIER_WORKER_TIMEOUT / 5`` seconds (3 s by default) the worker writes
+Every ``NOTIFIER_WORKER_TIMEOUT / 5`` seconds (2 s by default) the worker writes
 its row in ``notifier_workers`` with the database's time and, in the same
 transaction, renews the lease on every message it has claimed.  A claim whose
 worker's heartbeat is older than ``NOTIFIER_WORKER_TIMEOUT`` is due again at

@@ -2,10 +2,12 @@
 
 A pass runs whenever there may be work: at once when a poll has enqueued
 something (``wake``), about every second otherwise (retries coming due, mail
-another replica enqueued, claims of a worker whose heartbeat stopped).  When
-the mail server or the state store cannot be reached, the next pass comes on
-a short backoff (a quarter of a second, doubling to two), so delivery resumes
-as soon as they answer, not at the next poll.  A configuration problem (a
+another replica enqueued, claims of a worker whose heartbeat stopped).  A pass
+that is still running (one connection in a slow send, say) is woken too: its
+idle connections look for the new mail at once (``woken``).  When the mail
+server or the state store cannot be reached, the next pass comes on a short
+backoff (a quarter of a second, doubling to one), so delivery resumes within
+a second of their return, not at the next poll.  A configuration problem (a
 refused login, say) is tried again once per poll interval.
 """
 
@@ -21,7 +23,7 @@ from notifier.delivery.deliver import DeliveryReport
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF = 0.25
-LAST_BACKOFF = 2.0
+LAST_BACKOFF = 1.0
 IDLE_CHECK = 1.0
 
 
@@ -38,6 +40,11 @@ class DeliveryLoop:
         self._idle = min(IDLE_CHECK, poll_interval)
         self._paused_retry = poll_interval
         self._wake = asyncio.Event()
+
+    @property
+    def woken(self) -> asyncio.Event:
+        """Set when a poll enqueued something; a running pass may wait on it."""
+        return self._wake
 
     def wake(self) -> None:
         """Something was enqueued: deliver now rather than at the next check."""

@@ -146,7 +146,9 @@ async def run_demo(out: TextIO, mail_dir: Path | None = None) -> int:
             # More than NOTIFIER_DIGEST_AFTER notifications at once: the rest wait for
             # a digest at the end of the window.  Run again as if the window had passed.
             window = timedelta(seconds=settings.digest_window)
-            status = max(status, await run_once(settings, clock=lambda: datetime.now(UTC) + window))
+            status = max(
+                status, await run_once(settings, flow_clock=lambda: datetime.now(UTC) + window)
+            )
         print_mailboxes(sink.received, out)
         out.write(
             f"The moderators got the first {settings.digest_after} notifications at once and "

@@ -4,6 +4,12 @@
 APScheduler.  Each run is one short pass that enqueues into the outbox (the
 delivery job sends), so a run that fails leaves nothing half done: the next run
 tries again.
+
+Every due time here is the state store's clock, like leases and heartbeats
+(``state/dbtime.py``): when a digest is due, which items a reminder finds
+overdue, what is old enough to purge.  Replicas whose clocks disagree still
+send each digest once, at its time.  A ``clock`` given to ``FlowJobs`` stands
+in for the database's (the tests move it forward; the demo skips ahead).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ class FlowJobs:
         outbox: Outbox,
         source: CommentSource,
         renderer: Renderer,
-        clock: Callable[[], datetime],
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._s = settings
         self.store = FlowStore(outbox.url)
@@ -60,7 +66,11 @@ class FlowJobs:
     async def digests(self) -> Any:
         """Build and enqueue every digest that is due; its report, or None on failure."""
         report = await self._run("digests", run_digests)
-        now = self._clock()
+        try:
+            now = await self._now()
+        except StateError as exc:
+            log.warning("cannot purge old digest decisions: %s", exc, extra={"action": "purge"})
+            return report
         if report is not None and (self._purged_at is None or now - self._purged_at >= PURGE_EVERY):
             self._purged_at = now
             try:
@@ -75,6 +85,10 @@ class FlowJobs:
         """Enqueue the reminder for newly overdue items, if any; its report, or None."""
         return await self._run("reminders", run_reminders)
 
+    async def _now(self) -> datetime:
+        """The state store's clock (or the one given for it)."""
+        return self._clock() if self._clock is not None else await self.store.now()
+
     async def _run(self, name: str, work: Callable[..., Awaitable[Any]]) -> Any:
         self._running += 1
         self._idle.clear()
@@ -88,7 +102,7 @@ class FlowJobs:
                     self.store,
                     self._source,
                     self._renderer,
-                    self._clock(),
+                    await self._now(),
                     pending_count=self._source.pending_count,
                 )
         except TimeoutError:

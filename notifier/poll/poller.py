@@ -40,6 +40,7 @@ from notifier.settings import Settings
 from notifier.sources import CommentSource
 from notifier.state import Outbox, OutboxEntry
 from notifier.state.caps import Caps, Limits
+from notifier.state.dbtime import db_time
 from notifier.state.guard import BurstPolicy, GuardReport, route_batch
 from notifier.triage import TriageResult
 
@@ -78,6 +79,7 @@ class Poller:
         renderer: Renderer,
         *,
         clock: Callable[[], datetime] = _now,
+        flow_clock: Callable[[], datetime] | None = None,
         holds: HoldWatcher | None = None,
     ) -> None:
         self._s = settings
@@ -86,6 +88,10 @@ class Poller:
         self._outbox = outbox
         self._renderer = renderer
         self._clock = clock
+        # The burst guard's times (when a digest is due, when an item was first
+        # seen for reminders) are the state store's, read in the enqueueing
+        # transaction, unless a clock is given for it (tests, the demo).
+        self._flow_clock = flow_clock
         self._lookback = timedelta(seconds=settings.lookback_seconds)
         self._burst = BurstPolicy(
             after=settings.digest_after,
@@ -239,7 +245,14 @@ class Poller:
             # The caps (state/caps.py), then the burst guard (state/guard.py), decide in
             # the enqueueing transaction.
             admitted = await self._caps.admit(conn, batch, at)
-            return await route_batch(conn, self._outbox.dialect, admitted, at, self._burst, guard)
+            due_clock = (
+                self._flow_clock()
+                if self._flow_clock is not None
+                else await db_time(conn, self._outbox.dialect)
+            )
+            return await route_batch(
+                conn, self._outbox.dialect, admitted, due_clock, self._burst, guard
+            )
 
         moved, queued = await self._outbox.commit_batch(stream, old, new, entries, now, route=route)
         if not moved:

@@ -51,16 +51,6 @@ class Claims(StateStore):
     def now_sql(self, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
         return db_now(self._dialect, plus_seconds)
 
-    async def now(self) -> datetime:
-        """The state store's clock (aware UTC)."""
-
-        async def work(conn: AsyncConnection) -> datetime:
-            value = (await conn.execute(select(self.now_sql()))).scalar_one()
-            return aware(value) or value
-
-        result: datetime = await self._run(work, write=False)
-        return result
-
     def _free(self, take_over_after: float | None) -> ColumnElement[bool]:
         now = self.now_sql()
         free = or_(outbox.c.lease_expires_at.is_(None), outbox.c.lease_expires_at < now)
@@ -84,30 +74,54 @@ class Claims(StateStore):
         """Lease up to ``limit`` messages due by ``due_by`` (default: now) to ``owner``.
 
         With ``take_over_after``, rows held by a worker whose heartbeat is older
-        than that many seconds are due too.
+        than that many seconds are due too.  Rows taken over from another worker
+        come before fresh ones.
         """
-        due = [
+        pending_and_due = [
             outbox.c.state == PENDING,
             outbox.c.next_attempt_at <= (naive(due_by) if due_by else self.now_sql()),
-            self._free(take_over_after),
         ]
-        candidates = (
-            select(
-                outbox.c.id,
-                outbox.c.lease_owner,
-                outbox.c.lease_expires_at,
-                self.now_sql().label("now"),
+        due = [*pending_and_due, self._free(take_over_after)]
+
+        def candidates(taken_over: bool, count: int) -> Any:
+            # Rows another worker held (its heartbeat stopped, or its lease ran
+            # out) come first: they have waited longest already.  They are read
+            # through the lease-owner index (the claimed rows are few; ordering
+            # them by due time would walk the whole backlog on every claim).
+            # Fresh rows (never claimed, released or retried: no owner, so free)
+            # follow in due order, read through the due index.
+            if taken_over:
+                # ``state || ''``: not the due index's column, so SQLite's planner
+                # takes the lease-owner index (ix_notifier_outbox_lease_owner).
+                where = [
+                    outbox.c.lease_owner.is_not(None),
+                    outbox.c.state.concat("") == PENDING,
+                    *due[1:],
+                ]
+                order = (outbox.c.lease_owner, outbox.c.id)
+            else:
+                where = [outbox.c.lease_owner.is_(None), *pending_and_due]
+                order = (outbox.c.next_attempt_at, outbox.c.id)
+            query = (
+                select(
+                    outbox.c.id,
+                    outbox.c.lease_owner,
+                    outbox.c.lease_expires_at,
+                    self.now_sql().label("now"),
+                )
+                .where(*where)
+                .order_by(*order)
+                .limit(count)
             )
-            .where(*due)
-            .order_by(outbox.c.next_attempt_at, outbox.c.id)
-            .limit(limit)
-        )
-        if self._dialect == "postgresql":
-            # Locked until this transaction ends; other replicas skip them.
-            candidates = candidates.with_for_update(skip_locked=True, of=outbox)
+            if self._dialect == "postgresql":
+                # Locked until this transaction ends; other replicas skip them.
+                query = query.with_for_update(skip_locked=True, of=outbox)
+            return query
 
         async def work(conn: AsyncConnection) -> list[Claimed]:
-            found = (await conn.execute(candidates)).all()
+            found = list((await conn.execute(candidates(True, limit))).all())
+            if len(found) < limit:
+                found += (await conn.execute(candidates(False, limit - len(found)))).all()
             if not found:
                 return []
             before = {int(r.id): (r.lease_owner, r.lease_expires_at, r.now) for r in found}
@@ -155,7 +169,9 @@ class Claims(StateStore):
                         previous_lease_left=left,
                     )
                 )
-            return sorted(claimed, key=lambda c: c.id)
+            # In the order found: taken-over rows first, then by due time.
+            order = {row_id: i for i, row_id in enumerate(before)}
+            return sorted(claimed, key=lambda c: order[c.id])
 
         claimed: list[Claimed] = await self._run(work, relaxed=True)
         return claimed

@@ -10,10 +10,11 @@ clock compare correctly as the strings SQLite keeps.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, func, type_coerce
+from sqlalchemy import DateTime, func, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -28,3 +29,9 @@ def db_now(dialect: str, plus_seconds: float = 0.0) -> ColumnElement[datetime]:
     # SQLAlchemy writes, so "...:05.120000" and a stored "...:05.119999" compare right.
     stamp = func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{plus_seconds:+.3f} seconds")
     return type_coerce(stamp.concat("000"), DateTime)
+
+
+async def db_time(conn: AsyncConnection, dialect: str) -> datetime:
+    """The database's time now, read on ``conn`` (aware UTC)."""
+    value: datetime = (await conn.execute(select(db_now(dialect)))).scalar_one()
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

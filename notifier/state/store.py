@@ -7,17 +7,19 @@ import contextlib
 import logging
 import os
 import stat
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from notifier.db import create_engine, parse_url, safe_url
 from notifier.errors import StateError
 from notifier.migrations import migrate_url
+from notifier.state.dbtime import db_time
 from notifier.state.schema import MARKER, STEPS, metadata
 
 log = logging.getLogger(__name__)
@@ -86,6 +88,15 @@ class StateStore:
                 return await work(conn)
         except (SQLAlchemyError, OSError) as exc:
             raise self._error(exc) from exc
+
+    async def now(self) -> datetime:
+        """The state store's clock (aware UTC): every due time is measured with it."""
+
+        async def work(conn: AsyncConnection) -> datetime:
+            return await db_time(conn, self._dialect)
+
+        result: datetime = await self._run(work, write=False)
+        return result
 
     async def create(self) -> None:
         """Create the schema, or upgrade one made by an earlier release (idempotent).

@@ -210,6 +210,50 @@ async def test_a_send_that_hangs_after_data_does_not_hold_up_polling(
             await worker.aclose()
 
 
+def plain_text(received: Any) -> str:
+    body = received.message.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if body is not None else ""
+
+
+async def test_a_send_that_hangs_holds_up_only_its_own_message(
+    tmp_path: Path, store: Blog, sqlite_state: str
+) -> None:
+    """Connections are independent: while one waits on a relay that never answers
+    its DATA, the other carries mail that arrived after the hang began."""
+    handler = Hanging(seconds=600)
+    async with SmtpSink(handler) as server:
+        env = environment_for(
+            server,
+            store.url,
+            sqlite_state,
+            poll_interval="0.2",
+            smtp_connections="2",
+            smtp_timeout="600",
+            send_timeout="900",
+            shutdown_timeout="1",
+        )
+        worker = await Worker(env, tmp_path / "notifier.log").start()
+        try:
+            await store.comment("The first one, whose send will hang")
+            await until(lambda: handler.hanging == 1, 60, "the send to hang")
+            later = [f"Posted while the first send hangs, number {i}" for i in range(5)]
+            for text in later:
+                await store.comment(text)
+
+            def all_later_arrived() -> bool:
+                texts = "\n".join(plain_text(r) for r in handler.received)
+                return all(text in texts for text in later)
+
+            # A generous bound: the hung send's deadline is fifteen minutes away.
+            await until(all_later_arrived, 90, "the later mail while the first send hangs")
+            assert handler.hanging == 1
+            assert not any("whose send will hang" in plain_text(r) for r in handler.received)
+            code, _ = await worker.stop(signal.SIGTERM)
+            assert code == 0
+        finally:
+            await worker.aclose()
+
+
 @pytest.mark.postgres
 async def test_a_hanging_comment_store_does_not_hold_up_queued_mail(
     tmp_path: Path, pg_url: str, sqlite_state: str

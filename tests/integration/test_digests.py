@@ -2,7 +2,8 @@
 
 Through ``run_forever`` (the real APScheduler jobs), a real SMTP server on
 loopback and the state store on SQLite and PostgreSQL.  Time is an injected
-clock the test moves forward; the scheduler runs in real time, every 0.05 s.
+clock standing in for the state store's, which the test moves forward; the
+scheduler runs in real time, every 0.05 s.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import text
 
 from notifier.demo.sink import SmtpSink
 from notifier.errors import StateError
-from notifier.service import run_forever
+from notifier.service import Service, run_forever
 from notifier.settings import Settings
 from notifier.state import Outbox
 from tests.helpers import INFOLINE, MODERATOR, MODERATOR_2, Blog, settings_for, to
@@ -82,7 +83,7 @@ async def until(ready: Callable[[], bool], what: str, timeout: float = 60) -> No
 @asynccontextmanager
 async def running(settings: Settings, clock: Clock) -> AsyncIterator[None]:
     stop = asyncio.Event()
-    task = asyncio.create_task(run_forever(settings, stop=stop, clock=clock))
+    task = asyncio.create_task(run_forever(settings, stop=stop, flow_clock=clock))
     try:
         yield
     finally:
@@ -384,3 +385,50 @@ async def test_two_replicas_share_a_burst_without_losing_or_doubling(
         mail = to(smtp.received, who)
         assert len([m for m in mail if not is_digest(m)]) == 5
         assert sorted(t for m in mail for t in tokens(m)) == list(range(120))
+
+
+async def test_digest_and_reminder_times_are_the_state_stores_not_the_workers(
+    blog: Blog, smtp: SmtpSink, state_url: str
+) -> None:
+    """A replica whose clock is a day ahead sends no digest and no reminder early:
+    every due time is written and compared with the state store's clock."""
+    settings = flow_settings(
+        smtp, blog, state_url, moderators=MODERATOR, digest_after="2", remind_after="3600"
+    )
+    service = Service(settings, clock=lambda: datetime.now(UTC) + timedelta(days=1))
+    await service.open()
+    try:
+        for n in range(5):
+            await blog.comment(f"Lovely post, thanks! T{n:04d}X")
+        await service.tick()
+        assert len(smtp.received) == 2  # the rest wait for the digest
+        store = Outbox(state_url)
+        try:
+            db_now = await store.now()
+            async with store._engine.connect() as conn:
+                [next_at] = (
+                    await conn.execute(text("SELECT next_at FROM notifier_digest_moderators"))
+                ).scalars()
+                seen = list(
+                    (await conn.execute(text("SELECT seen_at FROM notifier_reminder_watch")))
+                    .scalars()
+                    .all()
+                )
+        finally:
+            await store.aclose()
+        as_time = [
+            (v if isinstance(v, datetime) else datetime.fromisoformat(v)).replace(tzinfo=UTC)
+            for v in [next_at, *seen]
+        ]
+        # Ten minutes after the database's now, not a day and ten minutes.
+        assert abs((as_time[0] - db_now).total_seconds() - 600) < 120
+        assert seen and all(abs((t - db_now).total_seconds()) < 120 for t in as_time[1:])
+        # Neither is due yet by the database's clock, whatever this worker's says.
+        digests = await service.flow.digests()
+        reminders = await service.flow.reminders()
+        assert digests is not None and digests.emails == 0
+        assert reminders is not None and reminders.emails == 0
+        await service.deliver()
+        assert len(smtp.received) == 2
+    finally:
+        await service.close()
