@@ -138,9 +138,15 @@ class FlowJobs:
         interval = min(self._s.poll_interval, MAX_INTERVAL)
         for name, run in (("digests", self.digests), ("reminders", self.reminders)):
 
-            async def job(run: Callable[[], Awaitable[Any]] = run) -> None:
-                if not stopping.is_set():
+            async def job(run: Callable[[], Awaitable[Any]] = run, name: str = name) -> None:
+                if stopping.is_set():
+                    return
+                try:
                     await run()
+                except asyncio.CancelledError:
+                    # Only a stop cancels a job (mid-query, say); APScheduler would log
+                    # it as an error with a traceback.
+                    log.info("%s cancelled: stopping", name, extra={"action": "stop"})
 
             scheduler.add_job(
                 job,
