@@ -208,7 +208,7 @@ class Deliverer:
     def _note_takeovers(self, claimed: Sequence[Claimed]) -> None:
         by_owner: dict[str, list[Claimed]] = {}
         for message in claimed:
-            if message.previous_owner and message.previous_owner != self._owner:
+            if self._taken_over(message) and message.previous_owner:
                 by_owner.setdefault(message.previous_owner, []).append(message)
         for owner, taken in by_owner.items():
             left = min((m.previous_lease_left or 0.0) for m in taken)
@@ -285,14 +285,15 @@ class Deliverer:
         self._note_takeovers(claimed)
         state.progress.total = (state.progress.total or 0) + len(claimed)
         # A dead worker's messages (first in the claim) go before what is queued.
-        for message in reversed(claimed):
-            if message.previous_owner and message.previous_owner != self._owner:
-                state.queue.appendleft(message)
-        for message in claimed:
-            if not (message.previous_owner and message.previous_owner != self._owner):
-                state.queue.append(message)
-            state.unstarted.add(message.id)
+        taken = [m for m in claimed if self._taken_over(m)]
+        state.queue.extendleft(reversed(taken))
+        state.queue.extend(m for m in claimed if not self._taken_over(m))
+        state.unstarted.update(m.id for m in claimed)
         return True
+
+    def _taken_over(self, message: Claimed) -> bool:
+        """Whether this claim took the message from another worker."""
+        return bool(message.previous_owner) and message.previous_owner != self._owner
 
     async def _next(
         self, state: _Pass, stopping: asyncio.Event | None, wake: asyncio.Event | None
