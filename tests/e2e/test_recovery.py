@@ -171,22 +171,27 @@ class Hanging(StallsAtData):
             self.hanging -= stalling
 
 
+def hanging_relay_environment(server: SmtpSink, store: Blog, sqlite_state: str) -> dict[str, str]:
+    """Two connections, and deadlines long enough that a hung send stays hung."""
+    return environment_for(
+        server,
+        store.url,
+        sqlite_state,
+        poll_interval="0.2",
+        smtp_connections="2",
+        smtp_timeout="600",
+        send_timeout="900",
+        shutdown_timeout="1",
+    )
+
+
 async def test_a_send_that_hangs_after_data_does_not_hold_up_polling(
     tmp_path: Path, store: Blog, sqlite_state: str
 ) -> None:
     """Issue 11, item 11: the relay never completes its reply after DATA."""
     handler = Hanging(seconds=600)
     async with SmtpSink(handler) as server:
-        env = environment_for(
-            server,
-            store.url,
-            sqlite_state,
-            poll_interval="0.2",
-            smtp_connections="2",
-            smtp_timeout="600",
-            send_timeout="900",
-            shutdown_timeout="1",
-        )
+        env = hanging_relay_environment(server, store, sqlite_state)
         worker = await Worker(env, tmp_path / "notifier.log").start()
         try:
             await store.comment("The first one, whose send will hang")
@@ -222,16 +227,7 @@ async def test_a_send_that_hangs_holds_up_only_its_own_message(
     its DATA, the other carries mail that arrived after the hang began."""
     handler = Hanging(seconds=600)
     async with SmtpSink(handler) as server:
-        env = environment_for(
-            server,
-            store.url,
-            sqlite_state,
-            poll_interval="0.2",
-            smtp_connections="2",
-            smtp_timeout="600",
-            send_timeout="900",
-            shutdown_timeout="1",
-        )
+        env = hanging_relay_environment(server, store, sqlite_state)
         worker = await Worker(env, tmp_path / "notifier.log").start()
         try:
             await store.comment("The first one, whose send will hang")
