@@ -49,6 +49,7 @@ def _clinical() -> tuple[tuple[str, re.Pattern[str]], ...]:
 SIGNAL_WORDS: dict[str, str] = {
     "s:qmark": "asks a question",
     "s:opener": "a sentence opens like a question",
+    "s:opener_stated": "a sentence opens like a question but ends with a full stop",
     "s:indirect": "asks indirectly",
     "s:first_person": "writes about themselves",
     "s:relative": "writes about a relative",
@@ -73,6 +74,7 @@ SIGNAL_WORDS: dict[str, str] = {
     "s:reported": "reports a question someone else asked",
     "s:asks_nurses": "asks the nurses or the InfoLine",
     "s:sharing": "shares an experience for others",
+    "s:bereaved": "tells of a death",
 }
 
 
@@ -88,6 +90,11 @@ class Features:
 
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def _stated(sentence: str) -> bool:
+    """The sentence ends with a full stop or an exclamation mark, not a question mark."""
+    return sentence.rstrip().endswith((".", "!", "…"))
 
 
 def _signals(
@@ -110,8 +117,13 @@ def _signals(
             signals["s:qmark"] = 1.0
             asks = True
         if ph.OPENER.match(sentence):
-            signals["s:opener"] = 1.0
-            asks = True
+            if _stated(sentence):
+                # "When I started Velcade…." / "Quand j'ai commencé…." / "Como siempre…."
+                # open like questions and are statements: the full stop says so.
+                signals["s:opener_stated"] = 1.0
+            else:
+                signals["s:opener"] = 1.0
+                asks = True
         if ph.INDIRECT.search(sentence):
             signals["s:indirect"] = 1.0
             asks = True
@@ -180,6 +192,7 @@ def _signals(
         ("s:advice", ph.ADVICE),
         ("s:reported", ph.REPORTED),
         ("s:sharing", ph.SHARING),
+        ("s:bereaved", ph.BEREAVED),
     ):
         if rx.search(text):
             signals[key] = 1.0
@@ -229,6 +242,15 @@ def extract(body: str, author_name: str | None = None) -> Features:
             weight = 1.0 / math.sqrt(len(unique))
             for key in unique:
                 values[key] = weight
+    asking_words: list[str] = []
+    for sentence in _sentences(text):
+        opens = bool(ph.OPENER.match(sentence)) and not _stated(sentence)
+        if "?" in sentence or opens or ph.INDIRECT.search(sentence):
+            asking_words.extend("q:" + w for w in _WORD.findall(sentence))
+    unique_q = dict.fromkeys(asking_words)
+    for key in unique_q:
+        values[key] = 1.0 / math.sqrt(len(unique_q))
+        phrases.setdefault(key, key[2:])
     signals, drugs, topics = _signals(raw, text, author_name)
     if len(words) <= 3:
         # One lone word weighs a lot in so short a text ("hello"): say it is short.

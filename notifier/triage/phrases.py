@@ -171,6 +171,24 @@ RHETORICAL = any_of(
     r"|como nos las|quem diria|o que eu faria sem|nao e (?:incrivel|ridicul\w+|emocionante)"
     r"|como a gente|qui aurait cru|qu'est-ce que je ferais sans|c'est pas ridicule"
     r"|comment on faisait|peut-elle etre pire|puede empeorar|pode piorar"
+    # Indignation: "how can they leave patients waiting?", "where is the dignity?".
+    r"|how (?:can|could) (?:they|anyone|a country|the nhs|the government)|until when"
+    r"|where is the (?:dignity|justice|logic|humanity)|what kind of (?:country|system)"
+    r"|como (?:es|puede ser) posible|hasta cuando|donde esta la (?:dignidad|justicia|logica)"
+    r"|como (?:e|pode ser) possivel|ate quando|cade a (?:dignidade|justica)"
+    r"|comment (?:peut-on|on peut|est-ce possible) (?:laisser|accepter|encore)"
+    r"|on vit dans quel|jusqu'a quand|ou est (?:la|le) (?:dignite|justice|logique|respect)"
+    r"|c'est quoi ce (?:systeme|pays)|tse quand|t'sais quand"
+)
+# A loved one has died: such comments give news and thanks, drugs and all, and ask nothing.
+BEREAVED = any_of(
+    r"passed away|(?:has |have )?passed on|lost (?:my|our) (?:dad|mum|mom|father|mother|husband"
+    r"|wife|son|daughter|brother|sister|partner)|rest in peace|r\.?i\.?p|funeral|died"
+    r"|fallecio|fallecida|fallecido|nos dejo|se nos fue|descanse en paz|q\.?e\.?p\.?d|funeral"
+    r"|velorio|faleceu|falecida|falecido|nos deixou|partiu (?:para|dia|no|em|ontem)"
+    r"|descanse em paz|velorio|enterro"
+    r"|est parti|est partie|nous a quittes?|nous a quittee|decede|decedee|s'est eteint"
+    r"|s'est eteinte|repose en paix|obseques|enterrement|funerailles"
 )
 NURSES = any_of(
     r"nurses?|infoline|help ?line|enfermer[ao]s?|enfermagem|infirmier\w*|infirmiere\w*"
@@ -212,7 +230,12 @@ ADDRESSED = re.compile(
     r"|thank|gracias|merci|obrigad[oa]|please|dear|querid[oa]s?|cher|chère|chere|ok|okay|so"
     r"|well|yes|no|sí|si|sim|não|nao|oui|non|update|pregunta|question|duda|dúvida|duvida"
     r"|sorry|bueno|alors|nurses?|everyone|all|folks|friends|amigos|amis|pessoal|gente"
-    r"|todos|and|but|also|btw|doctor|docteur|doctora|mum|mom|dad|mama|papa|mamá|papá)\b)"
+    r"|todos|and|but|also|btw|doctor|docteur|doctora|mum|mom|dad|mama|papa|mamá|papá"
+    # Greetings and forms of address that are not another reader's name.
+    r"|salam|salaam|allo|allô|bjr|bsr|buen|buenas|boa|bom|bonne|greetings|morning|evening"
+    r"|afternoon|hiya|howdy|namaste|ciao|madame|monsieur|mesdames|messieurs|señora|señor"
+    r"|senora|senor|senhora|senhor|team|equipe|équipe|equipo|infoline|enfermeras|infirmières"
+    r"|infirmieres|nurse|hello)\b)"
     r"[A-ZÀ-Ý][a-zà-ÿ]{2,}\s*[,:]\s"
 )
 # "People keep asking me...", "me perguntam se...": a question reported, then answered.
@@ -222,6 +245,12 @@ REPORTED = any_of(
     r"|me (?:preguntan|preguntaron|pregunta siempre)"
     r"|me perguntam|perguntaram-me|me perguntou|me perguntaram"
     r"|on me demande|m'a demande|m'ont demande|voulait savoir|me demandent"
+    r"|was asking me|were asking me|(?:you|people|someone) asked (?:me|whether|if)"
+    r"|(?:i )?(?:often |always )?get asked|the question (?:i get|comes up|keeps coming)"
+    r"|me preguntaba|me preguntaban|me preguntabas|me han preguntado|la pregunta (?:que|de siempre)"
+    r"|me perguntava|me perguntavam|ja me perguntaram|a pergunta (?:que|de sempre)"
+    r"|me demandait|me demandaient|me demandiez|me demandais|on me pose (?:souvent |toujours )?"
+    r"(?:la|cette) question|la question revient"
 )
 # Prayer requests ask something of readers, never of a nurse.
 PRAYER = any_of(

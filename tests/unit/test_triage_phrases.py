@@ -47,6 +47,11 @@ def test_result_words_inside_other_words_are_not_results(body: str) -> None:
         ("Hi all, mum keeps falling asleep since her new tablets, is that normal?", "s:addressed"),
         ("Sorry, is it safe to eat sushi on lenalidomide?", "s:addressed"),
         ("Queria saber se posso tomar a vacina da gripe com o Revlimid", "s:reported"),
+        ("Salam, est-ce que le jeûne est possible pendant le Velcade ?", "s:addressed"),
+        ("Boa tarde, a minha mãe pode tomar a vacina com o Darzalex?", "s:addressed"),
+        ("Madame, je voudrais savoir si la dexa fait monter le sucre", "s:addressed"),
+        ("When I started Velcade, should I have stopped my vitamins?", "s:opener_stated"),
+        ("My dad's pills died in the heat of the car, can he still take them?", "s:reported"),
     ],
 )
 def test_everyday_words_do_not_raise_signals_against_a_question(body: str, signal: str) -> None:
@@ -61,6 +66,11 @@ def test_everyday_words_do_not_raise_signals_against_a_question(body: str, signa
         ("The vet put our spaniel on prednisolone, he drinks all day, normal?", "s:animal"),
         ("Mon chat est sous cortisone, c'est normal qu'il boive autant ?", "s:animal"),
         ("People keep asking me if it's catching. It isn't.", "s:reported"),
+        ("Mon cousin me demandait si le myélome est contagieux. Non !", "s:reported"),
+        ("Comment peut-on laisser des malades attendre six mois ?", "s:rhetorical"),
+        ("Ma mère est partie le 3 mars, après Kyprolis et daratumumab.", "s:bereaved"),
+        ("Mi padre falleció el martes tras tres líneas de tratamiento.", "s:bereaved"),
+        ("Quand j'ai commencé le Velcade, j'avais mal aux pieds.", "s:opener_stated"),
     ],
 )
 def test_the_signals_still_fire_where_they_should(body: str, signal: str) -> None:
