@@ -4,9 +4,11 @@ Training (``notifier.triage.train``) and scoring (``notifier.triage.model``) bot
 `extract`, so the two can never disagree about a feature. Pure Python, no I/O.
 
 The text is lower-cased and its accents are folded ("medicación" and "medicacion" are
-one word), then seen three ways: words, pairs of words, and 3-5 letter pieces of each
+one word), then seen four ways: words, pairs of words, 3-5 letter pieces of each
 word (which carry misspellings, plurals and the four languages' shared stems, e.g.
-"transplant"/"trasplante"/"transplante"). Each of those views is scaled to unit length
+"transplant"/"trasplante"/"transplante"), and the words of the sentences that ask
+something (so "dexa" in the question weighs apart from "dexa" in the story around it).
+Each of those views is scaled to unit length
 so a long comment does not outweigh a short one. On top come hand-written signals
 (question forms in English, Spanish, Portuguese and French, first person, relatives,
 drug names and clinical topics; the phrases are in `phrases.py`), each worth 1.
@@ -92,9 +94,17 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+_FULL_STOP = re.compile(r"(?<![.?!])\.$")
+
+
 def _stated(sentence: str) -> bool:
-    """The sentence ends with a full stop or an exclamation mark, not a question mark."""
-    return sentence.rstrip().endswith((".", "!", "…"))
+    """The sentence ends in one full stop ("...", "?!" and "10 mg." do not count)."""
+    stripped = sentence.rstrip()
+    return (
+        "?" not in stripped
+        and len(_WORD.findall(stripped)) >= 4
+        and bool(_FULL_STOP.search(stripped))
+    )
 
 
 def _signals(

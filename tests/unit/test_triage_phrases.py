@@ -48,10 +48,19 @@ def test_result_words_inside_other_words_are_not_results(body: str) -> None:
         ("Sorry, is it safe to eat sushi on lenalidomide?", "s:addressed"),
         ("Queria saber se posso tomar a vacina da gripe com o Revlimid", "s:reported"),
         ("Salam, est-ce que le jeûne est possible pendant le Velcade ?", "s:addressed"),
-        ("Boa tarde, a minha mãe pode tomar a vacina com o Darzalex?", "s:addressed"),
+        ("Allo, mon hémato veut changer le Darzalex. Est-ce aussi efficace?", "s:addressed"),
         ("Madame, je voudrais savoir si la dexa fait monter le sucre", "s:addressed"),
         ("When I started Velcade, should I have stopped my vitamins?", "s:opener_stated"),
-        ("My dad's pills died in the heat of the car, can he still take them?", "s:reported"),
+        ("Is this normal?! My legs swell every evening on dex", "s:opener_stated"),
+        ("Is 10 mg. of dex too much for him", "s:opener_stated"),
+        ("My dad's pills died in the heat of the car, can he still take them?", "s:bereaved"),
+        ("Can I go to a funeral while on Velcade?", "s:bereaved"),
+        ("Mon mal de dos est parti, je peux reprendre le sport ?", "s:bereaved"),
+        ("Me preguntaba si puedo tomar ibuprofeno con Revlimid", "s:reported"),
+        ("Je me demandais si je peux prendre du Doliprane avec la dexa", "s:reported"),
+        ("Jusqu'à quand dois-je prendre le Revlimid ?", "s:rhetorical"),
+        ("¿Hasta cuándo tengo que tomar la dexametasona?", "s:rhetorical"),
+        ("How can the NHS help me get a wheelchair for Dad?", "s:rhetorical"),
     ],
 )
 def test_everyday_words_do_not_raise_signals_against_a_question(body: str, signal: str) -> None:
@@ -71,6 +80,9 @@ def test_everyday_words_do_not_raise_signals_against_a_question(body: str, signa
         ("Ma mère est partie le 3 mars, après Kyprolis et daratumumab.", "s:bereaved"),
         ("Mi padre falleció el martes tras tres líneas de tratamiento.", "s:bereaved"),
         ("Quand j'ai commencé le Velcade, j'avais mal aux pieds.", "s:opener_stated"),
+        ("Me preguntaba si puedo tomar ibuprofeno con Revlimid", "s:indirect"),
+        ("Je me demandais si je peux prendre du Doliprane avec la dexa", "s:indirect"),
+        ("Karim, I had the same rash on Velcade, it went in a week", "s:addressed"),
     ],
 )
 def test_the_signals_still_fire_where_they_should(body: str, signal: str) -> None:
