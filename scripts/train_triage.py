@@ -32,7 +32,7 @@ from notifier.triage.scorer import SHIPPED_MODEL, Scorer  # noqa: E402
 from notifier.triage.train import DEFAULT_C, fit, score_all  # noqa: E402
 
 DATA = ROOT / "triage-data"
-THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
 MEQSUM_ATTRIBUTION = (
     "Trained in part on MeQSum consumer health questions: Asma Ben Abacha and Dina "
     "Demner-Fushman, 'On the Summarization of Consumer Health Questions', ACL 2019 "

@@ -58,6 +58,11 @@ INDIRECT = any_of(
     r"|tenho duvida|preciso de informac\w+|me ajudem|queria entender"
     r"|je voudrais savoir|j'aimerais savoir|je me demande|je me demandais|quelqu'un sait"
     r"|me preguntaba si|me perguntava se|(?:i was|was just) wondering"
+    r"|agradecia (?:informac\w+|que|se|uma)|gostava de (?:perceber|saber|entender)"
+    r"|je serais curieu(?:x|se) de savoir|j'aimerais bien savoir|(?:i'd|i would) be grateful"
+    r"|would (?:really )?appreciate (?:any|some|if|a)|curious (?:if|whether|to know|what)"
+    r"|me vendria bien saber|agradeceria (?:informacion|que|si|cualquier)"
+    r"|y a-t-il un autre|ya t-?il|ya t'il|y a til"
     r"|je cherche des informations"
     r"|what (?:does|do) (?:that|this|it|these|those|they) mean|(?:o )?que significa"
     r"|qu'est-ce que ca veut dire|ca veut dire quoi"
@@ -151,6 +156,8 @@ CARE_ASK = any_of(
     r"|c'est normal|c'est grave|c'est urgent|dois-je|faut-il|je dois|on doit|je fais quoi"
     r"|on fait quoi"
     r"|a qui|puis-je|peut-on|on peut|je peux prendre|faut-il s'inquieter"
+    r"|j'ai-tu le droit|ai-je le droit|j'ai le droit de|puedo volver a|posso voltar a"
+    r"|can i (?:go back to|start|resume)"
 )
 GENERAL = re.compile(
     lex.GENERAL_TOPICS + r"|\b(?:donar|donativo|donacion|doar|doacao|dons|boletin|contrasena"
@@ -160,7 +167,16 @@ GENERAL = re.compile(
     r"|affiches?|cartaz|cartel|carteles|camisetas?|camisolas?|t-shirts?|tshirts?|merch"
     r"|registration|inscription|inscripcion|inscricao|atelier|workshop"
     r"|trophy|trofeo|raffle|rifa|tombola|sorteo|sorteio|quermesse|kermesse|bake sale"
-    r"|groupe de parole|investigacion|pesquisa|recherche)\b"
+    r"|groupe de parole|investigacion|pesquisa|recherche"
+    # Event logistics and the site's mechanics ("is there a hearing loop in the hall?",
+    # "why do the comments keep logging me out?").
+    r"|information day|info day|open day|venue|hearing loop|tickets?|livestream|zoom link"
+    r"|jornada|charla|ponentes?|entradas para|palestra|ingressos?|bilhetes?"
+    r"|journee d'information|intervenants?|billets?|replay"
+    r"|app|ipad|iphone|android|log(?:ged|s|ging)? me (?:in|out)|logged (?:in|out)|log in"
+    r"|login|username"
+    r"|comments? (?:keep|are|is|get|won't|don't|will not)|moderat\w*|aprueben|aprobad\w*"
+    r"|publican|aprovad\w*|approuve\w*|commentaires?|comentarios?)\b"
 )
 # Questions nobody expects an answer to, and answers to a quoted question.
 RHETORICAL = any_of(
@@ -185,6 +201,9 @@ BEREAVED = any_of(
     r"passed away|(?:has|have|had) passed on|passed on (?:peacefully|last|yesterday)"
     r"|lost (?:my|our) (?:dad|mum|mom|father|mother|husband|wife|son|daughter|brother|sister"
     r"|partner)|rest in peace|(?:his|her) funeral"
+    r"|left us (?:on|last|peacefully|yesterday|this)|lost (?:his|her|their) (?:battle|fight)"
+    r"|gained (?:his|her) wings|nos dejo (?:el|ayer|anoche|hace|para siempre|esta)"
+    r"|nos ha dejado|se fue al cielo|perdeu a (?:batalha|luta)|perdio la (?:batalla|lucha)"
     r"|(?:he|she|dad|mum|mom|father|mother|husband|wife|brother|sister) died"
     r"|died (?:peacefully|last|on|yesterday|this morning|in (?:his|her|my) )"
     r"|fallecio|fallecida|fallecido|se nos fue (?:el|ayer|anoche|hace|para)|descanse en paz"
@@ -241,8 +260,11 @@ ADDRESSED = re.compile(
     # ("Salam," and "Allo," open far more comments here than readers so named do.)
     r"|salam|salaam|allo|allô|bjr|bsr|greetings|morning|evening|afternoon|hiya|howdy"
     r"|namaste|ciao|madame|monsieur|mesdames|messieurs|señora|señor|senora|senor|senhora"
-    r"|senhor|equipe|équipe|equipo|enfermeras|infirmières|infirmieres)\b)"
-    r"[A-ZÀ-Ý][a-zà-ÿ]{2,}\s*[,:]\s"
+    r"|senhor|equipe|équipe|equipo|enfermeras|infirmières|infirmieres"
+    # Words that open a sentence and are not names ("Astheure, ...", "Anyway, ...").
+    r"|astheure|bon|ben|bref|donc|enfin|voilà|voila|anyway|anyhow|besides|pues|entonces"
+    r"|ahora|agora|então|entao|enfim|pronto|bem|quick)\b)"
+    r"[A-ZÀ-Ý][a-zà-ÿ]{2,}(?: (?:ji|jee|sahib|san))?\s*[,:]\s"
 )
 # "People keep asking me...", "me perguntam se...": a question reported, then answered.
 REPORTED = any_of(
@@ -254,6 +276,7 @@ REPORTED = any_of(
     r"|was asking me|were asking me|(?:you|people|someone) asked (?:me|whether|if)"
     r"|(?:i )?(?:often |always )?get asked|the question (?:i get|comes up|keeps coming)"
     r"|me preguntaban|me preguntabas|me han preguntado"
+    r"|me preguntaba (?:ayer|hoy|anoche|el otro dia|que|por que)|^\s*que si\b"
     r"|me perguntavam|ja me perguntaram"
     r"|me demandait|me demandaient|me demandiez|on me pose (?:souvent |toujours )?"
     r"(?:la|cette) question|la question revient"
@@ -276,6 +299,10 @@ ADVICE = any_of(
     r"|avez-vous essaye|as-tu essaye|t'as essaye|avez-vous demande|as-tu demande"
     r"|(?:demandez|demande|parlez-en|parles-en|parlez|parle) (?:a|en a) (?:votre|ton|ta)"
     r"|tu devrais|vous devriez|mon conseil|je vous conseille|je te conseille"
+    # Answering whoever asked: "A quien preguntaba por la piscina: ...".
+    r"|(?:to|for) (?:whoever|the person who|those who) asked|a quien preguntaba"
+    r"|(?:para|a) (?:quien|los que) pregunt\w+|a quem perguntou|para quem perguntou"
+    r"|(?:a|pour) (?:celui|celle|ceux) qui demand\w+"
 )
 # Results written the way patients copy them: "del(17p)", "t(4;14)", "kappa 340", "3 g/l".
 LAB = re.compile(
