@@ -37,7 +37,12 @@ CHAR_SIZES = (3, 4, 5)
 
 _TAG = re.compile(r"<[^>]{0,200}>")
 _WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|[\n\r]+|(?<=[?!])(?=[^\s?!.])")
+# Not after the abbreviations comments use mid-sentence ("10 mg. of dex", "Dr. Patel").
+_NOT_AFTER = "".join(
+    rf"(?<!\b{a}\.)"
+    for a in ("mg", "ml", "dr", "dra", "mr", "mrs", "ms", "sr", "sra", "st", "vs", "vit", "prof")
+)
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER}\s+|[\n\r]+|(?<=[?!])(?=[^\s?!.])")
 # ¿ and ¡ open a Spanish question or exclamation; Arabic and full-width marks ask too.
 _MARKS = str.maketrans({"؟": "?", "？": "?", "’": "'", "‘": "'", "¡": " "})
 
@@ -98,7 +103,7 @@ _FULL_STOP = re.compile(r"(?<![.?!])\.$")
 
 
 def _stated(sentence: str) -> bool:
-    """The sentence ends in one full stop ("...", "?!" and "10 mg." do not count)."""
+    """The sentence ends in one full stop (not "...", not "?!"), after at least four words."""
     stripped = sentence.rstrip()
     return (
         "?" not in stripped

@@ -3,12 +3,15 @@
 The shipped model lives in ``notifier/triage/model/shipped.json.gz``; a site model
 trained by ``notifier triage learn`` has the same format plus ``base_scale``: its
 score is stacked on the shipped model's (logit = bias + base_scale x shipped logit +
-its own weights). scikit-learn is needed only to *train* a model, never to score one.
+its own weights), the shipped logit first held within ±``base_cap`` so that a few
+dozen of the site's own labels can overrule the shipped model where it is sure but
+this site's moderators consistently disagree. scikit-learn is needed only to *train*
+a model, never to score one.
 
 File format (gzip-compressed JSON, keys sorted, so a rebuild gives the same bytes)::
 
     {"format": "notifier-triage/1", "bias": -1.2, "weights": {"w:should i": 0.8, ...},
-     "base_scale": null, "meta": {"trained_on": ..., "threshold": ...}}
+     "base_scale": null, "base_cap": null, "meta": {"trained_on": ...}}
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Model:
     bias: float
     weights: dict[str, float]
     base_scale: float | None = None  # set for a site model stacked on the shipped one
+    base_cap: float | None = None  # the shipped logit is held within ±base_cap (site models)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def logit(self, features: Features, base_logit: float | None = None) -> float:
@@ -51,8 +55,13 @@ class Model:
         if self.base_scale is not None:
             if base_logit is None:
                 raise ModelError("a site model needs the shipped model's score")
-            total += self.base_scale * base_logit
+            total += self.base_scale * self.capped(base_logit)
         return total
+
+    def capped(self, base_logit: float) -> float:
+        """The shipped logit as this site model reads it."""
+        cap = self.base_cap
+        return base_logit if cap is None else max(-cap, min(cap, base_logit))
 
     def contributions(self, features: Features) -> dict[str, float]:
         """How much each feature present moved the log-odds (features without weight omitted)."""
@@ -83,17 +92,21 @@ def loads(data: bytes, origin: str = "model") -> Model:
     weights = doc.get("weights")
     bias = doc.get("bias")
     base_scale = doc.get("base_scale")
+    base_cap = doc.get("base_cap")
     if not isinstance(weights, dict) or not isinstance(bias, int | float):
         raise ModelError(f"{origin}: missing bias or weights")
     if not all(isinstance(k, str) and isinstance(v, int | float) for k, v in weights.items()):
         raise ModelError(f"{origin}: weights must map names to numbers")
     if base_scale is not None and not isinstance(base_scale, int | float):
         raise ModelError(f"{origin}: base_scale must be a number or null")
+    if base_cap is not None and not (isinstance(base_cap, int | float) and base_cap > 0):
+        raise ModelError(f"{origin}: base_cap must be a positive number or null")
     meta: dict[str, Any] = doc["meta"] if isinstance(doc.get("meta"), dict) else {}
     return Model(
         bias=float(bias),
         weights={k: float(v) for k, v in weights.items()},
         base_scale=None if base_scale is None else float(base_scale),
+        base_cap=None if base_cap is None else float(base_cap),
         meta=meta,
     )
 
@@ -114,6 +127,7 @@ def dump(model: Model) -> bytes:
         "bias": round(model.bias, 6),
         "weights": {k: round(v, 5) for k, v in sorted(model.weights.items())},
         "base_scale": None if model.base_scale is None else round(model.base_scale, 6),
+        "base_cap": model.base_cap,
         "meta": model.meta,
     }
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -57,7 +57,8 @@ INDIRECT = any_of(
     r"|gostaria de saber|queria saber|quero saber|preciso saber|alguem sabe|me pergunto"
     r"|tenho duvida|preciso de informac\w+|me ajudem|queria entender"
     r"|je voudrais savoir|j'aimerais savoir|je me demande|je me demandais|quelqu'un sait"
-    r"|me preguntaba si|me perguntava se|(?:i was|was just) wondering"
+    r"|me preguntaba (?:si|que|por que|cual|como|cuanto|cuando|donde)|me perguntava se"
+    r"|(?:i was|was just) wondering"
     r"|agradecia (?:informac\w+|que|se|uma)|gostava de (?:perceber|saber|entender)"
     r"|je serais curieu(?:x|se) de savoir|j'aimerais bien savoir|(?:i'd|i would) be grateful"
     r"|would (?:really )?appreciate (?:any|some|if|a)|curious (?:if|whether|to know|what)"
@@ -170,13 +171,23 @@ GENERAL = re.compile(
     r"|groupe de parole|investigacion|pesquisa|recherche"
     # Event logistics and the site's mechanics ("is there a hearing loop in the hall?",
     # "why do the comments keep logging me out?").
-    r"|information day|info day|open day|venue|hearing loop|tickets?|livestream|zoom link"
-    r"|jornada|charla|ponentes?|entradas para|palestra|ingressos?|bilhetes?"
-    r"|journee d'information|intervenants?|billets?|replay"
-    r"|app|ipad|iphone|android|log(?:ged|s|ging)? me (?:in|out)|logged (?:in|out)|log in"
-    r"|login|username"
-    r"|comments? (?:keep|are|is|get|won't|don't|will not)|moderat\w*|aprueben|aprobad\w*"
-    r"|publican|aprovad\w*|approuve\w*|commentaires?|comentarios?)\b"
+    # Each word is tied to its context: "moderate pain", "approved for relapse", "les
+    # commentaires du médecin", "ticket modérateur" and "la venue" are about care.
+    r"|information day|info day|open day|hearing loop|livestream|zoom link"
+    r"|charla|ponentes?|entradas para|palestra|ingressos?"
+    r"|journee d'information|billets? pour (?:le|la|les) (?:concert|gala|soiree|diner|spectacle)"
+    r"|replay|log(?:ged|s|ging)? me (?:in|out)|logged (?:in|out) of (?:the )?(?:site|blog|website)"
+    r"|log (?:in|on) to (?:the )?(?:site|blog|website)|login|username"
+    r"|comments? (?:section|box|form)|(?:my|the) comments? (?:keep (?:disappearing|vanishing)"
+    r"|(?:won't|don't|doesn't|never|didn't) (?:post|show|appear|load|go through)"
+    r"|(?:is|are|was|were|aren't|isn't) (?:not )?(?:showing|appearing|published|approved))"
+    r"|awaiting moderation|in moderation|moderators?|moderation|moderador\w*"
+    r"|(?:les|le|un|aux|des) moderateurs?"
+    r"|moderacion|moderacao|se publican los comentarios|aprueben (?:los|mi|mis) comentarios?"
+    r"|comentarios? (?:no (?:aparece|aparecen|sale|salen|se publica|se publican|foi publicado)"
+    r"|nao (?:aparece|aparecem)|(?:esta|estan|estao) (?:pendientes?|pendentes?|em moderacao"
+    r"|en moderacion))|commentaires? (?:n'apparai\w*|ne s'affiche\w*|n'est pas publie"
+    r"|(?:est|sont) en attente))\b"
 )
 # Questions nobody expects an answer to, and answers to a quoted question.
 RHETORICAL = any_of(
@@ -192,7 +203,7 @@ RHETORICAL = any_of(
     r"|how (?:can|could) (?:they|anyone|a country|the government) (?:leave|let|expect|accept)"
     r"|where is the (?:dignity|justice|logic|humanity)|what kind of (?:country|system)"
     r"|donde esta la (?:dignidad|justicia|logica)|cade a (?:dignidade|justica)"
-    r"|comment (?:peut-on|on peut|est-ce possible) (?:laisser|accepter|encore)"
+    r"|comment (?:peut-on|on peut|est-ce possible) (?:laisser|accepter)"
     r"|on vit dans quel|ou est (?:la|le) (?:dignite|justice|logique|respect)"
     r"|c'est quoi ce (?:systeme|pays)"
 )
@@ -210,7 +221,8 @@ BEREAVED = any_of(
     r"|q\.?e\.?p\.?d|velorio|faleceu|falecida|falecido|nos deixou (?:no|na|ontem|dia|em)"
     r"|partiu (?:ontem|dia|em paz)|descanse em paz|enterro"
     r"|(?:mon|ma|notre) (?:pere|mere|mari|femme|papa|maman|frere|soeur|fils|fille|epoux|epouse"
-    r"|compagnon|compagne|grand-pere|grand-mere) (?:est partie?|nous a quitte)"
+    r"|compagnon|compagne|grand-pere|grand-mere) (?:nous a quitte|est partie?(?=\s*[.,!]|$"
+    r"| paisiblement| rejoindre| en paix| au ciel| pour toujours| dans son sommeil| le \d))"
     r"|est partie? (?:paisiblement|rejoindre|en paix|au ciel|pour toujours)"
     r"|nous a quittes?|nous a quittee|decede|decedee|s'est eteinte?"
     r"|repose en paix|obseques|enterrement|funerailles"
@@ -276,7 +288,7 @@ REPORTED = any_of(
     r"|was asking me|were asking me|(?:you|people|someone) asked (?:me|whether|if)"
     r"|(?:i )?(?:often |always )?get asked|the question (?:i get|comes up|keeps coming)"
     r"|me preguntaban|me preguntabas|me han preguntado"
-    r"|me preguntaba (?:ayer|hoy|anoche|el otro dia|que|por que)|^\s*que si\b"
+    r"|(?:mi|mis|el|la|un|una) \w+ me preguntaba|me preguntaba mi \w+|^\s*que si\b"
     r"|me perguntavam|ja me perguntaram"
     r"|me demandait|me demandaient|me demandiez|on me pose (?:souvent |toujours )?"
     r"(?:la|cette) question|la question revient"
@@ -301,7 +313,7 @@ ADVICE = any_of(
     r"|tu devrais|vous devriez|mon conseil|je vous conseille|je te conseille"
     # Answering whoever asked: "A quien preguntaba por la piscina: ...".
     r"|(?:to|for) (?:whoever|the person who|those who) asked|a quien preguntaba"
-    r"|(?:para|a) (?:quien|los que) pregunt\w+|a quem perguntou|para quem perguntou"
+    r"|(?:para|a) (?:los|las) que preguntaron|a quem perguntou|para quem perguntou"
     r"|(?:a|pour) (?:celui|celle|ceux) qui demand\w+"
 )
 # Results written the way patients copy them: "del(17p)", "t(4;14)", "kappa 340", "3 g/l".

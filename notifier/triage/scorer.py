@@ -95,7 +95,9 @@ class Scorer:
         logit = base_logit
         if self._site is not None:
             logit = self._site.logit(features, base_logit)
-            scale = self._site.base_scale or 0.0
+            # The shipped pulls, as much as the site model let them count (see base_cap).
+            shrink = self._site.capped(base_logit) / base_logit if base_logit else 1.0
+            scale = (self._site.base_scale or 0.0) * shrink
             mixed = {name: pull * scale for name, pull in contributions.items()}
             for name, pull in self._site.contributions(features).items():
                 mixed[name] = mixed.get(name, 0.0) + pull

@@ -24,6 +24,8 @@ LEARN_EXTRA = "pip install 'notifier[learn]'"
 # of every weight towards 0.
 DEFAULT_C = 16.0
 MIN_DOCS = 2  # an n-gram must occur in at least this many training comments
+# A site model reads the shipped logit held within ±3 (probability 0.05–0.95); see fit_site.
+SITE_BASE_CAP = 3.0
 
 
 class TrainingError(RuntimeError):
@@ -119,19 +121,24 @@ def fit_site(
 
     The shipped logit is one more input (``base_scale`` is its learned weight), so with
     few labels the site model leans on the shipped one and only corrects it where the
-    site's moderators consistently disagree.
+    site's moderators consistently disagree. It is held within ±`SITE_BASE_CAP` first:
+    the shipped model can be all but certain (a logit of -5 for a report that asks
+    nothing), and no handful of the site's labels could then outweigh it.
     """
     require_sklearn()
     import numpy as np
     from scipy.sparse import csr_matrix, hstack
 
     extracted = [extract(b) for b in bodies]
-    base_logits = [base.logit(f) for f in extracted]
+    cap = SITE_BASE_CAP
+    base_logits = [max(-cap, min(cap, base.logit(f))) for f in extracted]
     matrix = _vectorise([f.values for f in extracted])
     column = csr_matrix(np.array(base_logits, dtype=float).reshape(-1, 1))
     bias, coef = _logistic(hstack([column, matrix.rows]).tocsr(), labels, c)
     weights = {n: float(w) for n, w in zip(matrix.names, coef[1:], strict=True) if abs(w) >= 1e-4}
-    return Model(bias=bias, weights=weights, base_scale=float(coef[0]), meta=dict(meta or {}))
+    return Model(
+        bias=bias, weights=weights, base_scale=float(coef[0]), base_cap=cap, meta=dict(meta or {})
+    )
 
 
 def score_all(model: Model, bodies: Iterable[str], base: Model | None = None) -> list[float]:

@@ -24,9 +24,10 @@ from notifier.triage.evaluate import (
 )
 from notifier.triage.features import extract
 from notifier.triage.language import detect
-from notifier.triage.model import ModelError, dump, load, loads
+from notifier.triage.model import Model, ModelError, dump, load, loads
 from notifier.triage.scorer import SHIPPED_MODEL, Scorer, shipped_model
 from notifier.triage.train import fit, fit_site
+from tests.learn_helpers import NEW_REPORT, chit_chat, line_reports
 
 ROOT = Path(__file__).parent.parent.parent
 # The shipped model is fitted to the training and development parts, so what it is
@@ -277,6 +278,31 @@ def test_a_site_model_learns_what_the_shipped_one_gets_wrong() -> None:
     result = Scorer(site=site)(body)
     assert result.model == "site"
     assert loads(dump(site)) == loads(dump(site))
+
+
+def test_a_site_model_can_overrule_a_shipped_model_that_is_sure() -> None:
+    # Moderators here flag reports about central lines, which ask nothing: the shipped
+    # model is all but certain they are not questions. Two dozen labels must still teach
+    # the site model, because it reads the shipped logit within ±base_cap.
+    reports = line_reports(24)
+    others = chit_chat(24)
+    shipped = shipped_model()
+    assert Scorer()(NEW_REPORT).score < 0.05
+    site = fit_site(shipped, reports + others, [True] * 24 + [False] * 24)
+    assert site.base_cap is not None
+    assert Scorer(site=site)(NEW_REPORT).score >= DEFAULT_THRESHOLD
+    assert not Scorer(site=site)(chit_chat(30)[-1]).medical_question
+    assert loads(dump(site)).base_cap == site.base_cap
+
+
+def test_a_site_model_saved_before_base_cap_scores_as_it_did() -> None:
+    features = extract("the line")
+    old = loads(dump(Model(bias=0.5, weights={"w:line": 1.0}, base_scale=2.0)))
+    capped = Model(bias=0.5, weights={"w:line": 1.0}, base_scale=2.0, base_cap=3.0)
+    assert old.base_cap is None
+    # Uncapped, the shipped logit counts in full; capped, only up to 3.
+    assert capped.logit(features, -6.0) - old.logit(features, -6.0) == pytest.approx(6.0)
+    assert capped.logit(features, 2.0) == old.logit(features, 2.0)
 
 
 def test_training_the_same_rows_twice_gives_the_same_bytes() -> None:
