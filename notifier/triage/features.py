@@ -126,6 +126,7 @@ def _signals(
     asking_general = False  # an event, donation or the site in a sentence that asks
     asked = False
     last_asks = False
+    previous_asks = previous_medical = False
     for sentence in _sentences(text):
         asks = False
         if "?" in sentence:
@@ -163,8 +164,11 @@ def _signals(
                     topics.append(label)
         if ph.LAB.search(sentence):
             medical = True
-        if asks and medical:
+        # "Kappa 12, lambda 9, ratio 1.3. Is that normal?": the question and its medical
+        # subject are often neighbouring sentences.
+        if (asks and (medical or previous_medical)) or (previous_asks and medical):
             asking_medical = True
+        previous_asks, previous_medical = asks, medical
         asked = asked or asks
         animal = animal or (
             (asks or medical or not seen_sentence) and bool(ph.ANIMAL.search(sentence))
