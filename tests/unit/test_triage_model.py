@@ -32,7 +32,7 @@ from tests.learn_helpers import NEW_REPORT, chit_chat, line_reports
 ROOT = Path(__file__).parent.parent.parent
 # The shipped model is fitted to the training and development parts, so what it is
 # checked on here is the last blind set: comments it never trained on.
-UNSEEN = ROOT / "triage-data" / "blind" / "blind-7.jsonl"
+UNSEEN = ROOT / "triage-data" / "blind" / "blind-9.jsonl"
 
 
 # --- the shipped model ----------------------------------------------------------
@@ -199,7 +199,7 @@ def test_the_threshold_keeps_its_meaning_higher_is_fewer_and_surer() -> None:
 
 
 def test_blind_set_figures_hold_at_the_default_threshold() -> None:
-    # The README's figures for blind set 7: precision 0.97, recall 0.93. A margin, so that
+    # The README's figures for blind set 9: precision 0.95, recall 0.94. A margin, so that
     # adding training rows does not fail this; a broken model falls far below.
     metrics = evaluate(load_labelled(UNSEEN), DEFAULT_THRESHOLD)
     assert metrics["all"].precision >= 0.90
