@@ -75,7 +75,10 @@ class Caps:
             )
         )
         queued = {(row.event_key, row.recipient) for row in found}
-        # Forwards are scheduled by the state store's clock, as every due time is.
+        # Forwards are scheduled, and acknowledgements counted per day and per hour, by
+        # the state store's clock, as every due time is: replicas whose clocks disagree
+        # share one day and one hour, and a clock a day ahead cannot send a second
+        # acknowledgement "tomorrow".
         clock = aware((await conn.execute(select(db_now(conn.dialect.name)))).scalar_one()) or now
         admitted: list[OutboxEntry] = []
         dropped: dict[str, int] = {}
@@ -85,7 +88,7 @@ class Caps:
             if id(entry) not in capped or (entry.event_key, entry.recipient) in queued:
                 admitted.append(entry)
             elif entry.template == COMMENTER_ACK:
-                refused = await self._ack(conn, entry, now)
+                refused = await self._ack(conn, entry, clock)
                 if refused is None:
                     admitted.append(entry)
                 else:

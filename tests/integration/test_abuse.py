@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -109,6 +110,27 @@ async def test_tags_dots_and_case_do_not_make_another_mailbox(
     acks = [r for r in smtp.received if r.rcpt_tos[0] not in (INFOLINE, MODERATOR)]
     domains = sorted(r.rcpt_tos[0].rpartition("@")[2].lower() for r in acks)
     assert domains == ["gmail.com", "x.org"]  # one per mailbox, whatever the spelling
+
+
+async def test_a_replica_whose_clock_is_a_day_ahead_sends_no_second_acknowledgement(
+    store: Blog, smtp: SmtpSink, sqlite_state: str
+) -> None:
+    # "One a day" is the state store's day: a replica a day ahead must not think it is
+    # tomorrow already and acknowledge the same mailbox again.
+    settings = settings_for(smtp, store.url, sqlite_state, ack_commenter="true")
+    await store.comment(QUESTION, author_email="reader@x.org", status="approved")
+    assert await run_once(settings) == 0
+    await store.comment(QUESTION + " Thanks.", author_email="reader@x.org", status="approved")
+    ahead = Service(settings, clock=lambda: datetime.now(UTC) + timedelta(days=1))
+    await ahead.open()
+    try:
+        await ahead.tick()
+    finally:
+        await ahead.close()
+    assert await run_once(settings) == 0  # whatever the ahead replica queued goes now
+    acks = [r for r in smtp.received if r.rcpt_tos[0] == "reader@x.org"]
+    assert len(acks) == 1
+    assert len(to(smtp.received, INFOLINE)) == 2  # both questions were still forwarded
 
 
 async def test_caps_per_domain_and_per_hour_hold_acknowledgements_back_with_a_log_line(
