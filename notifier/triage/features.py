@@ -114,8 +114,10 @@ def _stated(sentence: str) -> bool:
 
 def _signals(
     raw: str, text: str, author_name: str | None
-) -> tuple[dict[str, float], tuple[str, ...], tuple[str, ...]]:
+) -> tuple[dict[str, float], tuple[str, ...], tuple[str, ...], list[str]]:
+    """The signals, the drugs and topics named, and the sentences that ask."""
     signals: dict[str, float] = {}
+    asking: list[str] = []
     drugs: list[str] = []
     topics: list[str] = []
     asking_medical = False
@@ -169,6 +171,8 @@ def _signals(
         if (asks and (medical or previous_medical)) or (previous_asks and medical):
             asking_medical = True
         previous_asks, previous_medical = asks, medical
+        if asks:
+            asking.append(sentence)
         asked = asked or asks
         animal = animal or (
             (asks or medical or not seen_sentence) and bool(ph.ANIMAL.search(sentence))
@@ -223,7 +227,7 @@ def _signals(
     spammy_author = bool(author_name) and bool(ph.SPAMMY_AUTHOR.search(str(author_name).lower()))
     if sum(1 for rx in ph.SPAM if rx.search(text)) + link + spammy_author >= 2:
         signals["s:spam"] = 1.0
-    return signals, tuple(drugs), tuple(topics)
+    return signals, tuple(drugs), tuple(topics), asking
 
 
 def extract(body: str, author_name: str | None = None) -> Features:
@@ -261,16 +265,11 @@ def extract(body: str, author_name: str | None = None) -> Features:
             weight = 1.0 / math.sqrt(len(unique))
             for key in unique:
                 values[key] = weight
-    asking_words: list[str] = []
-    for sentence in _sentences(text):
-        opens = bool(ph.OPENER.match(sentence)) and not _stated(sentence)
-        if "?" in sentence or opens or ph.INDIRECT.search(sentence):
-            asking_words.extend("q:" + w for w in _WORD.findall(sentence))
-    unique_q = dict.fromkeys(asking_words)
+    signals, drugs, topics, asking = _signals(raw, text, author_name)
+    unique_q = dict.fromkeys("q:" + w for sentence in asking for w in _WORD.findall(sentence))
     for key in unique_q:
         values[key] = 1.0 / math.sqrt(len(unique_q))
         phrases.setdefault(key, key[2:])
-    signals, drugs, topics = _signals(raw, text, author_name)
     if len(words) <= 3:
         # One lone word weighs a lot in so short a text ("hello"): say it is short.
         signals["s:few_words"] = 1.0
