@@ -185,34 +185,43 @@ def hanging_relay_environment(server: SmtpSink, store: Blog, sqlite_state: str) 
     )
 
 
-async def test_a_send_that_hangs_after_data_does_not_hold_up_polling(
+@contextlib.asynccontextmanager
+async def a_worker_with_a_hung_send(
     tmp_path: Path, store: Blog, sqlite_state: str
-) -> None:
-    """Issue 11, item 11: the relay never completes its reply after DATA."""
+) -> AsyncIterator[Hanging]:
+    """A worker whose first message hangs after DATA; stopped cleanly (exit 0) after."""
     handler = Hanging(seconds=600)
     async with SmtpSink(handler) as server:
         env = hanging_relay_environment(server, store, sqlite_state)
         worker = await Worker(env, tmp_path / "notifier.log").start()
         try:
             await store.comment("The first one, whose send will hang")
-            await until(lambda: handler.hanging == 1, 30, "the send to hang")
-            second = await store.comment("Posted while the first send hangs")
-
-            async def enqueued() -> bool:
-                rows = await outbox_rows(sqlite_state)
-                return any(r.comment_id == second for r in rows)
-
-            for _ in range(1500):
-                if await enqueued():
-                    break
-                await asyncio.sleep(0.02)
-            # Read, rendered and queued while the first send still hangs.
-            assert await enqueued()
-            assert handler.hanging == 1
+            await until(lambda: handler.hanging == 1, 60, "the send to hang")
+            yield handler
+            assert handler.hanging == 1  # still hung when the test is done
             code, _ = await worker.stop(signal.SIGTERM)
             assert code == 0
         finally:
             await worker.aclose()
+
+
+async def test_a_send_that_hangs_after_data_does_not_hold_up_polling(
+    tmp_path: Path, store: Blog, sqlite_state: str
+) -> None:
+    """Issue 11, item 11: the relay never completes its reply after DATA."""
+    async with a_worker_with_a_hung_send(tmp_path, store, sqlite_state):
+        second = await store.comment("Posted while the first send hangs")
+
+        async def enqueued() -> bool:
+            rows = await outbox_rows(sqlite_state)
+            return any(r.comment_id == second for r in rows)
+
+        for _ in range(1500):
+            if await enqueued():
+                break
+            await asyncio.sleep(0.02)
+        # Read, rendered and queued while the first send still hangs.
+        assert await enqueued()
 
 
 def plain_text(received: Any) -> str:
@@ -225,29 +234,18 @@ async def test_a_send_that_hangs_holds_up_only_its_own_message(
 ) -> None:
     """Connections are independent: while one waits on a relay that never answers
     its DATA, the other carries mail that arrived after the hang began."""
-    handler = Hanging(seconds=600)
-    async with SmtpSink(handler) as server:
-        env = hanging_relay_environment(server, store, sqlite_state)
-        worker = await Worker(env, tmp_path / "notifier.log").start()
-        try:
-            await store.comment("The first one, whose send will hang")
-            await until(lambda: handler.hanging == 1, 60, "the send to hang")
-            later = [f"Posted while the first send hangs, number {i}" for i in range(5)]
-            for text in later:
-                await store.comment(text)
+    async with a_worker_with_a_hung_send(tmp_path, store, sqlite_state) as handler:
+        later = [f"Posted while the first send hangs, number {i}" for i in range(5)]
+        for text in later:
+            await store.comment(text)
 
-            def all_later_arrived() -> bool:
-                texts = "\n".join(plain_text(r) for r in handler.received)
-                return all(text in texts for text in later)
+        def all_later_arrived() -> bool:
+            texts = "\n".join(plain_text(r) for r in handler.received)
+            return all(text in texts for text in later)
 
-            # A generous bound: the hung send's deadline is fifteen minutes away.
-            await until(all_later_arrived, 90, "the later mail while the first send hangs")
-            assert handler.hanging == 1
-            assert not any("whose send will hang" in plain_text(r) for r in handler.received)
-            code, _ = await worker.stop(signal.SIGTERM)
-            assert code == 0
-        finally:
-            await worker.aclose()
+        # A generous bound: the hung send's deadline is fifteen minutes away.
+        await until(all_later_arrived, 90, "the later mail while the first send hangs")
+        assert not any("whose send will hang" in plain_text(r) for r in handler.received)
 
 
 @pytest.mark.postgres
