@@ -25,7 +25,7 @@ from typing import Any
 
 from notifier.triage.features import Features
 
-__all__ = ["FORMAT", "Model", "ModelError", "dump", "load", "loads"]
+__all__ = ["FORMAT", "Model", "ModelError", "dump", "held_within", "load", "loads"]
 
 FORMAT = "notifier-triage/1"
 
@@ -60,8 +60,7 @@ class Model:
 
     def capped(self, base_logit: float) -> float:
         """The shipped logit as this site model reads it."""
-        cap = self.base_cap
-        return base_logit if cap is None else max(-cap, min(cap, base_logit))
+        return base_logit if self.base_cap is None else held_within(base_logit, self.base_cap)
 
     def contributions(self, features: Features) -> dict[str, float]:
         """How much each feature present moved the log-odds (features without weight omitted)."""
@@ -71,6 +70,11 @@ class Model:
             for name, value in features.values.items()
             if name in weights and weights[name] != 0.0
         }
+
+
+def held_within(logit: float, cap: float) -> float:
+    """``logit`` clipped to ±``cap``."""
+    return max(-cap, min(cap, logit))
 
 
 def probability(logit: float) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from notifier.triage.features import Features, extract
-from notifier.triage.model import Model, probability
+from notifier.triage.model import Model, held_within, probability
 
 __all__ = ["LEARN_EXTRA", "TrainingError", "fit", "fit_site", "require_sklearn"]
 
@@ -131,7 +131,7 @@ def fit_site(
 
     extracted = [extract(b) for b in bodies]
     cap = SITE_BASE_CAP
-    base_logits = [max(-cap, min(cap, base.logit(f))) for f in extracted]
+    base_logits = [held_within(base.logit(f), cap) for f in extracted]
     matrix = _vectorise([f.values for f in extracted])
     column = csr_matrix(np.array(base_logits, dtype=float).reshape(-1, 1))
     bias, coef = _logistic(hstack([column, matrix.rows]).tocsr(), labels, c)
